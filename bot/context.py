@@ -7,6 +7,7 @@ tests can build their own with another clock, database or base URL instead of pa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +25,10 @@ class Services:
     sessions: sessionmaker[Session]
     vault: TokenVault
     clock: Clock = system_clock
+    # Set by the Slack side when the app is built (bot.app.build_app):
+    slack: Any = None  # access to Slack's Web API outside a request (DMs, Home refresh)
+    linkedin: Any = None  # factory of LinkedIn clients with the configured base URLs
+    task_runner: Any = None  # bot.tasks.TaskRunner of this process
     extras: dict = field(default_factory=dict)
 
 

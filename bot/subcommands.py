@@ -1,0 +1,46 @@
+"""The `/linkedin` subcommands: a registry that feature modules add their handlers to.
+
+The slash command listener acknowledges Slack at once, then looks the subcommand up here
+and calls its handler with a `CommandRequest`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.context import Services
+
+
+@dataclass
+class CommandRequest:
+    services: Services
+    team_id: str
+    user_id: str
+    channel_id: str
+    args: str  # the text after the subcommand name
+    trigger_id: str
+    response_url: str
+    respond: Callable[..., Any]  # Bolt's respond(): ephemeral by default
+    client: Any  # slack_sdk WebClient for this workspace
+    body: dict
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    usage: str
+    summary: str
+    handler: Callable[[CommandRequest], None]
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {}
+
+
+def subcommand(name: str, usage: str, summary: str) -> Callable[[Callable[[CommandRequest], None]], Callable[[CommandRequest], None]]:
+    def decorate(handler: Callable[[CommandRequest], None]) -> Callable[[CommandRequest], None]:
+        SUBCOMMANDS[name] = Subcommand(name, usage, summary, handler)
+        return handler
+
+    return decorate
