@@ -489,6 +489,7 @@ def return_owner_posts_to_draft(session: Session, team_id: str, user_id: str, no
         post.updated_at = now
         _void_approval(post)
         audit(session, post, "approval_voided_by_disconnect", now)
+    session.flush()
     return len(posts)
 
 
@@ -641,6 +642,7 @@ def hold_for_reconnect(session: Session, team_id: str, user_id: str, reason: str
         post.updated_at = now
         audit(session, post, "needs_reconnect", now)
         held.append(post.id)
+    session.flush()
     return held
 
 
@@ -659,6 +661,7 @@ def resume_after_reconnect(session: Session, team_id: str, user_id: str, now: da
         post.create_sent_at = None
         post.updated_at = now
         audit(session, post, "resumed_after_reconnect", now)
+    session.flush()
     return len(posts)
 
 
@@ -685,6 +688,7 @@ def recover_expired_leases(session: Session, now: datetime) -> tuple[list[int], 
             post.failure_reason = "The publisher stopped while sending this post, so LinkedIn may or may not have it."
             audit(session, post, "lease_expired_outcome_unknown", now)
             unknown.append(post.id)
+    session.flush()
     return rescheduled, unknown
 
 
