@@ -8,10 +8,10 @@
 3. serves an injected failure if one is queued (500, 429 or a hang),
 4. checks ``model``, ``messages`` and a strict ``json_schema`` response format as OpenAI
    does (400 otherwise),
-5. asks the responder for the reply and, under a JSON schema, checks the reply against it.
+5. gets the reply from the responder and, under a JSON schema, checks the reply against it.
 
 ``python -m tests.fakes.openai_server --port N`` runs it as its own process, driven through
-JSON endpoints under ``/_fake/``. The fake never forwards anything to api.openai.com.
+JSON endpoints under ``/_fake/``. The fake sends no request to api.openai.com.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ Responder = Callable[[dict[str, Any]], Any]
 
 
 class OpenAIError(Exception):
-    """An error answer in OpenAI's ``{"error": {...}}`` shape."""
+    """An error response in OpenAI's ``{"error": {...}}`` shape."""
 
     def __init__(self, status: int, message: str, error_type: str, code: str | None = None, param: str | None = None):
         super().__init__(message)
@@ -63,7 +63,7 @@ class OpenAIError(Exception):
 class FakeOpenAI:
     """Fake ``/v1/chat/completions`` on a loopback port with a pluggable responder.
 
-    The default responder answers a JSON schema request with a value built from the
+    For a JSON schema request the default responder returns with a value built from the
     schema: a ``text`` property gets a draft quoting the last user message plus
     ``RESERVED_CHARACTER_SAMPLE``, a ``media_suggestions`` array gets one suggestion, and
     other properties get placeholder values of their type. Without a schema it returns the
@@ -93,7 +93,7 @@ class FakeOpenAI:
         server.daemon_threads = True
         server.fake = self  # type: ignore[attr-defined]
         self._server = server
-        threading.Thread(target=server.serve_forever, name=f"fake-openai-{self.port}", daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"fake-openai-{self.port}", daemon=True).start()
         logger.info("Fake OpenAI started at %s", self.base_url)
         return self
 
@@ -131,7 +131,7 @@ class FakeOpenAI:
         A callable gets each request body and returns a dict, str or ``Reply`` for every
         request. A list or tuple is used one item per request (each a dict, str, ``Reply``
         or callable) and then the default responder takes over. A single dict, str or
-        ``Reply`` answers every request.
+        ``Reply`` is the reply to every request.
         """
         with self._lock:
             self._script = []
@@ -392,7 +392,10 @@ def schema_mismatches(value: Any, schema: dict[str, Any], root: dict[str, Any], 
         return [f"{path}: {value!r} is not {schema['const']!r}"]
 
     types = schema.get("type")
-    allowed = types if isinstance(types, list) else [types] if types else []
+    if isinstance(types, list):
+        allowed = types
+    else:
+        allowed = [types] if types else []
     if allowed and not any(_is_type(value, name) for name in allowed):
         return [f"{path}: expected {'/'.join(allowed)}, got {type(value).__name__}"]
 

@@ -13,7 +13,7 @@ Tests inspect what happened through Python attributes (``calls``, ``messages()``
 ``home_view()``) or, when the fake runs as its own process
 (``python -m tests.fakes.slack_server --port N``), through JSON endpoints under ``/_fake/``.
 
-The fake answers only on loopback and never forwards anything to slack.com.
+The fake listens only on 127.0.0.1 and sends no request to slack.com.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ TZ_LABELS = {
 
 
 class SlackApiError(Exception):
-    """An ``ok: false`` answer, with the error code Slack uses for the case."""
+    """An ``ok: false`` response, with the error code Slack uses for the case."""
 
     def __init__(self, error: str, messages: list[str] | None = None, **extra: Any):
         super().__init__(error)
@@ -181,7 +181,7 @@ class FakeSlack:
         self._server = server
 
         self._thread = threading.Thread(
-            target=server.serve_forever, name=f"fake-slack-{self.port}", daemon=True
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"fake-slack-{self.port}", daemon=True
         )
         self._thread.start()
         logger.info("Fake Slack started at %s", self.root_url)
@@ -303,12 +303,12 @@ class FakeSlack:
         }
 
     def rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
-        """Answer the next ``times`` calls of ``method`` with HTTP 429 and ``Retry-After``."""
+        """Reject the next ``times`` calls of ``method`` with HTTP 429 and ``Retry-After``."""
         with self._lock:
             self._rate_limits.setdefault(method, []).extend([retry_after] * times)
 
     def fail(self, method: str, error: str, times: int = 1) -> None:
-        """Answer the next ``times`` calls of ``method`` with ``ok: false`` and ``error``."""
+        """Fail the next ``times`` calls of ``method`` with ``ok: false`` and ``error``."""
         with self._lock:
             self._failures.setdefault(method, []).extend([error] * times)
 
@@ -421,7 +421,7 @@ class FakeSlack:
 
     @property
     def installations(self) -> list[dict[str, Any]]:
-        """Every successful ``oauth.v2.access`` answer, in order."""
+        """Every successful ``oauth.v2.access`` response, in order."""
         with self._lock:
             return json.loads(json.dumps(self._installations))
 
@@ -454,7 +454,7 @@ class FakeSlack:
 
         try:
             if method == "oauth.v2.access":
-                return 200, self._oauth_v2_access(params, auth_header), {}
+                return 200, {"ok": True, **self._oauth_v2_access(params, auth_header)}, {}
             workspace = self._authenticate(token)
             handler = self._methods.get(method)
             body = handler(params, workspace) if handler else {}
@@ -492,7 +492,7 @@ class FakeSlack:
         if stored is None:
             return 404, b"file not found", "text/plain"
 
-        # Slack answers a download without a valid token with its sign-in page, not an
+        # Slack serves its sign-in page for a download without a valid token, not an
         # error status, so a client that skips the token stores HTML instead of the file.
         if not authorized:
             return 200, b"<!DOCTYPE html><html><body>Sign in to Slack</body></html>", "text/html; charset=utf-8"
