@@ -63,7 +63,7 @@ class OpenAIError(Exception):
 class FakeOpenAI:
     """Fake ``/v1/chat/completions`` on a loopback port with a pluggable responder.
 
-    For a JSON schema request the default responder returns with a value built from the
+    For a JSON schema request the default responder returns a value built from the
     schema: a ``text`` property gets a draft quoting the last user message plus
     ``RESERVED_CHARACTER_SAMPLE``, a ``media_suggestions`` array gets one suggestion, and
     other properties get placeholder values of their type. Without a schema it returns the

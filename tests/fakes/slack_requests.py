@@ -195,11 +195,12 @@ def block_action(
             "user": BOT_USER_ID,
             "bot_id": "B0BOT",
             "ts": message_ts,
-            "thread_ts": thread_ts,
             "text": message_text,
             "blocks": message_blocks or [],
             "team": team_id,
         }
+        if thread_ts:
+            payload["message"]["thread_ts"] = thread_ts
         payload["response_url"] = response_url
     elif container == "view":
         payload["container"] = {"type": "view", "view_id": view_id}

@@ -1012,7 +1012,11 @@ class _Handler(BaseHTTPRequestHandler):
             status, data, content_type = self.fake._handle_download(unquote(path), auth_header)
             self._send(status, data, content_type)
         elif path.startswith("/_fake/"):
-            status, body = _control(self.fake, verb, path[len("/_fake/") :], raw_body, split.query)
+            try:
+                status, body = _control(self.fake, verb, path[len("/_fake/") :], raw_body, split.query)
+            except (KeyError, TypeError, ValueError) as error:
+                logger.warning("Invalid control request %s %s: %r", verb, path, error)
+                status, body = 400, {"error": f"invalid control request: {error!r}"}
             self._send_json(status, body, {})
         else:
             self._send(404, b"not found", "text/plain")
