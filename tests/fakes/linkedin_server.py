@@ -312,6 +312,7 @@ class Request:
     method: str
     path: str
     query: dict[str, str]
+    raw_query: str
     headers: dict[str, str]  # lower-case names
     body: bytes
 
@@ -384,7 +385,7 @@ class FakeLinkedIn:
         self.images: dict[str, FakeImage] = {}
         self.posts: list[FakePost] = []
         self.create_requests = 0  # POST /rest/posts received, answered or not
-        self.requests: list[dict[str, str]] = []  # method, path and route of every API request
+        self.requests: list[dict[str, str]] = []  # method, path, raw query and route of each request
         self.authorize_requests: list[dict[str, str]] = []
 
         self._scripts: dict[str, collections.deque[dict[str, Any]]] = collections.defaultdict(collections.deque)
@@ -400,7 +401,10 @@ class FakeLinkedIn:
         self._server = ThreadingHTTPServer((HOST, self.port), handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-linkedin", daemon=True)
+        # A short poll interval keeps stop() fast, because shutdown() waits for one poll.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="fake-linkedin", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -561,7 +565,9 @@ class _Handler(BaseHTTPRequestHandler):
         route, endpoint = _route(request)
         fake = self.fake
         with fake._lock:
-            fake.requests.append({"method": method, "path": request.path, "route": route or ""})
+            fake.requests.append(
+                {"method": method, "path": request.path, "query": request.raw_query, "route": route or ""}
+            )
             if route == "posts.create":
                 fake.create_requests += 1
 
@@ -602,7 +608,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         query = {key: values[0] for key, values in parse_qs(parts.query, keep_blank_values=True).items()}
         headers = {name.lower(): value for name, value in self.headers.items()}
-        return Request(method, parts.path, query, headers, body)
+        return Request(method, parts.path, query, parts.query, headers, body)
 
     def _send(self, reply: Reply, ignore_disconnect: bool = False) -> None:
         try:
