@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import AuditEntry, Post, PostImage, PostStatus, Visibility
+from storage.models import AuditEntry, LinkedInConnection, Post, PostImage, PostStatus, Visibility
 
 MAX_TEXT_CHARS = 3000  # LinkedIn shows at most 3,000 characters (code points) of a post.
 MAX_SCHEDULE_AHEAD = timedelta(days=365)
@@ -537,10 +537,13 @@ def claim_due(session: Session, *, now: datetime, lease: timedelta, limit: int, 
             audit(session, post, "approval_mismatch_returned_to_draft", now)
             result.voided.append(post.id)
             continue
-        if post.attempts == 0 and now - post.scheduled_at > grace:
+        # Lateness counts from the time a try was due, so a retry's backoff is not lateness
+        # but a worker that was down for longer than the grace period is, retry or not.
+        due_at = max(post.scheduled_at, post.next_attempt_at or post.scheduled_at)
+        if now - due_at > grace:
             post.status = PostStatus.MISSED.value
             post.updated_at = now
-            audit(session, post, "missed", now, detail=f"late by {_minutes(now - post.scheduled_at)} min")
+            audit(session, post, "missed", now, detail=f"late by {_minutes(now - due_at)} min")
             result.missed.append(post.id)
             continue
         claimed = session.execute(
@@ -695,3 +698,132 @@ def recover_expired_leases(session: Session, now: datetime) -> tuple[list[int], 
 def delete_user_posts(session: Session, team_id: str, user_id: str) -> int:
     result = session.execute(delete(Post).where(Post.team_id == team_id, Post.owner_user_id == user_id))
     return result.rowcount
+
+
+# --- Additions for the publisher and the expiry reminders ---------------------------------
+
+
+def mark_create_sent_if_leased(session: Session, post_id: int, attempt: int, now: datetime, lease: timedelta) -> bool:
+    """Record that the create is about to go out, only if this worker still holds the claim.
+
+    `attempt` is the post's `attempts` value right after this worker claimed it. When the
+    lease ran out and another worker claimed the post again, the attempt count moved on, so
+    this returns False and the caller must not send: two workers must never both send.
+    The lease is renewed for `lease` so the send has its full time. Commit this before
+    sending the create.
+    """
+    result = session.execute(
+        update(Post)
+        .where(
+            Post.id == post_id,
+            Post.status == PostStatus.PUBLISHING.value,
+            Post.attempts == attempt,
+            Post.create_sent_at.is_(None),
+            Post.lease_expires_at > now,
+        )
+        .values(create_sent_at=now, lease_expires_at=now + lease, updated_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    return result.rowcount == 1
+
+
+def mark_create_rejected(session: Session, post_id: int, now: datetime) -> Post:
+    """Clear `create_sent_at` after LinkedIn answered the create with a definite rejection.
+
+    Call this only when LinkedIn's answer proves it did not publish (a 4xx, or a connection
+    that never opened), so the post may take the retry or reconnect path. Never call it on
+    a timeout, a dropped connection or a 5xx: the post may exist on LinkedIn.
+    """
+    post = _publishing(session, post_id)
+    post.create_sent_at = None
+    post.updated_at = now
+    return post
+
+
+def find_published_by_urn(session: Session, post_urn: str) -> Post | None:
+    """Return the published post whose LinkedIn URN is `post_urn`, if this product made it."""
+    return session.scalar(
+        select(Post).where(Post.linkedin_post_urn == post_urn, Post.status == PostStatus.PUBLISHED.value).limit(1)
+    )
+
+
+def scheduled_after(session: Session, team_id: str, user_id: str, moment: datetime) -> list[Post]:
+    """Return the user's posts waiting to publish at a time later than `moment`."""
+    return list(
+        session.scalars(
+            select(Post)
+            .where(
+                Post.team_id == team_id,
+                Post.owner_user_id == user_id,
+                Post.status == PostStatus.SCHEDULED.value,
+                Post.scheduled_at > moment,
+            )
+            .order_by(Post.scheduled_at)
+        ).all()
+    )
+
+
+def connections_to_remind(session: Session, now: datetime, ahead: timedelta) -> list[LinkedInConnection]:
+    """Return connections whose owner must reconnect soon and was not reminded of this expiry.
+
+    The expiry that matters is the refresh token's when there is one (the publisher renews
+    the access token with it), else the access token's; see `reminder_expiry`. A connection
+    is due a reminder when that expiry is within `ahead`, or when it has no refresh token and
+    one of its owner's scheduled posts falls after the access token's expiry.
+    """
+    post_after_expiry = (
+        select(Post.id)
+        .where(
+            Post.team_id == LinkedInConnection.team_id,
+            Post.owner_user_id == LinkedInConnection.user_id,
+            Post.status == PostStatus.SCHEDULED.value,
+            Post.scheduled_at > LinkedInConnection.access_token_expires_at,
+        )
+        .exists()
+    )
+    without_refresh = and_(
+        LinkedInConnection.refresh_token.is_(None),
+        LinkedInConnection.access_token_expires_at.is_not(None),
+        or_(
+            LinkedInConnection.reminded_for_expiry_at.is_(None),
+            LinkedInConnection.reminded_for_expiry_at != LinkedInConnection.access_token_expires_at,
+        ),
+        or_(LinkedInConnection.access_token_expires_at <= now + ahead, post_after_expiry),
+    )
+    with_refresh = and_(
+        LinkedInConnection.refresh_token.is_not(None),
+        LinkedInConnection.refresh_token_expires_at.is_not(None),
+        or_(
+            LinkedInConnection.reminded_for_expiry_at.is_(None),
+            LinkedInConnection.reminded_for_expiry_at != LinkedInConnection.refresh_token_expires_at,
+        ),
+        LinkedInConnection.refresh_token_expires_at <= now + ahead,
+    )
+    return list(session.scalars(select(LinkedInConnection).where(or_(without_refresh, with_refresh))).all())
+
+
+def reminder_expiry(connection: LinkedInConnection) -> datetime | None:
+    """Return the expiry after which the owner must connect again, as reminders track it."""
+    if connection.refresh_token is not None:
+        return connection.refresh_token_expires_at
+    return connection.access_token_expires_at
+
+
+def owner_has_posts_in(session: Session, team_id: str, user_id: str, status: PostStatus) -> bool:
+    return (
+        session.scalar(
+            select(Post.id)
+            .where(Post.team_id == team_id, Post.owner_user_id == user_id, Post.status == status.value)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def mark_expiry_reminded(session: Session, connection_id: int, expires_at: datetime) -> None:
+    """Record that the owner was reminded of the expiry `expires_at` (see `reminder_expiry`)."""
+    session.execute(
+        update(LinkedInConnection)
+        .where(LinkedInConnection.id == connection_id)
+        .values(reminded_for_expiry_at=expires_at)
+    )
