@@ -403,7 +403,7 @@ class FakeLinkedIn:
         self.port = self._server.server_address[1]
         # A short poll interval keeps stop() fast, because shutdown() waits for one poll.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="fake-linkedin", daemon=True
+            target=self._server.serve_forever, args=(0.01,), name="fake-linkedin", daemon=True
         )
         self._thread.start()
         return self
@@ -543,6 +543,8 @@ def _post_json(post: FakePost) -> dict[str, Any]:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeLinkedIn
     protocol_version = "HTTP/1.1"  # keep-alive, like LinkedIn
+    # Headers and body go out in separate writes, which Nagle's algorithm would delay.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # Tests read the fake's state instead of its access log.
