@@ -1,0 +1,38 @@
+"""gunicorn settings and hooks of the web process (`gunicorn -c python:bot.gunicorn_conf`).
+
+The settings are validated in the master before any worker starts, so a configuration error
+stops gunicorn with status 2 and one readable message instead of workers failing to boot
+in a loop. Each worker starts its task runner after the fork. Tasks are durable in the
+database, so the tasks of a worker that died are claimed again when their lease runs out.
+"""
+
+from __future__ import annotations
+
+import sys
+
+# Access logs would print request paths with query strings, and LinkedIn's callback carries
+# an authorization code there; gunicorn's access log is off unless --access-logfile is set.
+accesslog = None
+
+
+def on_starting(server) -> None:
+    from bot.cli import NEEDS
+    from bot.settings import SettingsError, load_settings
+
+    try:
+        load_settings().validate(*NEEDS["web"])
+    except SettingsError as error:
+        print(error.render(), file=sys.stderr)
+        sys.exit(2)
+
+
+def post_worker_init(worker) -> None:
+    from bot.wsgi import start_background
+
+    start_background()
+
+
+def worker_exit(server, worker) -> None:
+    from bot.wsgi import stop_background
+
+    stop_background()
