@@ -56,7 +56,7 @@ def register(app, services) -> None:
                 ],
             }
         )
-        _respond(respond, text, blocks)
+        _tell(services, body, respond, text, blocks)
 
     @app.action(notices.OUTCOME_PUBLISHED)
     def confirm_published(ack, body, respond):
@@ -98,15 +98,15 @@ def _approve_for_now(services, body: dict, respond, success: str) -> None:
                 scheduled_at=None, rights=_rights(session, team_id, user_id), now=now,
             )
     except lifecycle.AlreadyScheduled:
-        _respond(respond, *notices.action_result("This post is already queued to publish."))
+        _tell(services, body, respond, *notices.action_result("This post is already queued to publish."))
         return
     except lifecycle.PostRuleError as error:
         logger.info("approval for now refused for team %s user %s post %s: %s", team_id, user_id, post_id, type(error).__name__)
-        _respond(respond, *notices.action_result(str(error)), replace=False)
+        _tell(services, body, respond, *notices.action_result(str(error)), replace=False)
         return
 
     logger.info("team %s user %s approved post %s for now", team_id, user_id, post_id)
-    _respond(respond, *notices.action_result(success))
+    _tell(services, body, respond, *notices.action_result(success))
     notify.publish_home(services, team_id, user_id)
 
 
@@ -123,7 +123,7 @@ def _resolve(services, body: dict, respond, was_published: bool) -> None:
             )
     except lifecycle.PostRuleError as error:
         logger.info("outcome decision refused for team %s user %s post %s: %s", team_id, user_id, post_id, type(error).__name__)
-        _respond(respond, *notices.action_result(str(error)), replace=False)
+        _tell(services, body, respond, *notices.action_result(str(error)), replace=False)
         return
 
     logger.info("team %s user %s settled post %s: was_published=%s", team_id, user_id, post_id, was_published)
@@ -131,7 +131,7 @@ def _resolve(services, body: dict, respond, was_published: bool) -> None:
         message = "Thanks. The post is marked as published."
     else:
         message = "Publishing your post again now. You will get a message when it is on LinkedIn."
-    _respond(respond, *notices.action_result(message))
+    _tell(services, body, respond, *notices.action_result(message))
     notify.publish_home(services, team_id, user_id)
 
 
@@ -140,3 +140,12 @@ def _respond(respond, text: str, blocks: list, replace: bool = True) -> None:
         respond(text=text, blocks=blocks, replace_original=replace)
     except Exception:
         logger.exception("answering a publisher button failed")
+
+
+def _tell(services, body: dict, respond, text: str, blocks: list, replace: bool = True) -> None:
+    """Answer in the message clicked, or by DM for a click in the Home tab (no response_url)."""
+    if body.get("response_url"):
+        _respond(respond, text, blocks, replace)
+        return
+    team_id, user_id = _actor(body)
+    notify.dm(services, team_id, user_id, text, blocks)
