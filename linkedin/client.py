@@ -142,7 +142,7 @@ class LinkedInClient:
 
         member_id = body.get("id")
         if not isinstance(member_id, str) or not member_id:
-            raise LinkedInError("LinkedIn's /v2/me answer has no member id.", status=response.status_code)
+            raise LinkedInError("LinkedIn's /v2/me response has no member id.", status=response.status_code)
         return Identity(
             member_id=member_id,
             first_name=_string(body.get("localizedFirstName")),
@@ -232,7 +232,7 @@ class LinkedInClient:
         image_urn = value.get("image")
         if not isinstance(upload_url, str) or not isinstance(image_urn, str):
             raise LinkedInError(
-                "LinkedIn's initializeUpload answer lacks uploadUrl or image.",
+                "LinkedIn's initializeUpload response lacks uploadUrl or image.",
                 status=response.status_code,
             )
         return upload_url, image_urn
@@ -317,7 +317,7 @@ class LinkedInClient:
 
         try:
             # Sent exactly once and never retried: LinkedIn may publish a create whose
-            # answer is lost, and a second create would publish the post twice.
+            # response is lost, and a second create would publish the post twice.
             response = self._http.send(
                 "POST", f"{self.api_url}/rest/posts", json=body, headers=self._rest_headers(), creates=True
             )
@@ -462,7 +462,7 @@ def _postable_organization_id(element: object) -> str | None:
 def _has_next_page(body: dict) -> bool:
     paging = body.get("paging")
     if not isinstance(paging, dict) or not isinstance(paging.get("links"), list):
-        # Without links only the page size tells whether more pages exist.
+        # Without links, a full page is the only sign that more pages may exist.
         return True
     return any(isinstance(link, dict) and link.get("rel") == "next" for link in paging["links"])
 
@@ -474,7 +474,7 @@ def _json_object(response: requests.Response) -> dict:
         body = None
     if not isinstance(body, dict):
         raise LinkedInError(
-            f"LinkedIn answered HTTP {response.status_code} with a body that is not a JSON object.",
+            f"LinkedIn returned HTTP {response.status_code} with a body that is not a JSON object.",
             status=response.status_code,
         )
     return body

@@ -2,16 +2,16 @@
 
 Every `LinkedInError` carries LinkedIn's HTTP status, its error code (such as
 `EXPIRED_ACCESS_TOKEN` or `invalid_request`), its numeric `serviceErrorCode` and its message.
-No exception here may ever carry a token, a client secret or an authorization code: the
-messages are built from LinkedIn's error body and our own words, and no exception keeps a
-reference to the request (whose headers contain the bearer token).
+No exception here may ever carry a token, a client secret or an authorization code.
+Messages are built from LinkedIn's error body and fixed text. No exception keeps a
+reference to the request, because its headers contain the bearer token.
 """
 
 from __future__ import annotations
 
 
 class LinkedInError(Exception):
-    """A call to LinkedIn failed. Subclasses say what the caller must do."""
+    """A call to LinkedIn failed. Each subclass names what the caller must do."""
 
     def __init__(
         self,
@@ -42,7 +42,7 @@ class ReconnectRequired(LinkedInError):
 
 
 class PermissionDenied(LinkedInError):
-    """LinkedIn denied the call (HTTP 403): a scope is missing or the member lost a Page role."""
+    """LinkedIn denied the call (HTTP 403), because a scope is missing or the member lost a Page role."""
 
 
 class DuplicatePost(LinkedInError):
@@ -94,15 +94,15 @@ class RateLimited(LinkedInError):
 
 
 class Transient(LinkedInError):
-    """A failure that nothing changed on LinkedIn: a 5xx on a read, or a connection that failed.
+    """A failure that changed nothing on LinkedIn, so retrying later is safe.
 
-    For a create this is raised only when the connection failed before the request was sent,
-    so retrying later cannot publish twice.
+    Raised for a 5xx or a connection failure on a read. For a create it is raised only when
+    the connection failed before the request was sent, so a retry cannot publish twice.
     """
 
 
 class OutcomeUnknown(LinkedInError):
-    """A create was sent but no clear answer came back, so it may have been published.
+    """A create was sent but no clear response came back, so it may have been published.
 
     Raised on a read timeout, a dropped connection or any 5xx after the request was sent.
     Never retry blindly: check the author's recent posts first or ask a person.

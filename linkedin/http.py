@@ -1,7 +1,7 @@
 """The one HTTP layer under the LinkedIn client: session, headers, timeouts and error mapping.
 
 Every call to LinkedIn goes through `HttpLayer.send`, which applies the connect and read
-timeouts and turns transport failures and error answers into the typed exceptions of
+timeouts and turns transport failures and error responses into the typed exceptions of
 `linkedin.errors`. Reads may be retried with bounded backoff. A create is never retried
 here, because a create that timed out may already be published.
 
@@ -44,7 +44,7 @@ RESTLI_PROTOCOL_VERSION = "2.0.0"
 # Reads are tried at most this many times on a 5xx, a connection failure or a 429.
 DEFAULT_READ_ATTEMPTS = 3
 _BACKOFF_SECONDS = (1.0, 2.0, 4.0)
-# A 429 that asks for a longer wait than this is raised to the caller instead of slept on.
+# A 429 whose Retry-After exceeds this is raised to the caller instead of waited out.
 MAX_RETRY_AFTER_SECONDS = 30.0
 
 _DUPLICATE_URN = re.compile(r"duplicate of (urn:li:[A-Za-z]+:[\w-]+)")
@@ -146,7 +146,7 @@ def rest_headers(access_token: str, version: str) -> dict[str, str]:
 
 
 def error_from_response(response: requests.Response, *, creates: bool = False) -> LinkedInError:
-    """Map a LinkedIn error answer to the exception type that says what the caller must do."""
+    """Map a LinkedIn error response to the exception type that names the caller's next step."""
     status = response.status_code
     body = _json_body(response)
     code = _string_or_none(body.get("code"))
@@ -197,12 +197,12 @@ def error_from_response(response: requests.Response, *, creates: bool = False) -
     if status >= 500:
         if creates:
             return OutcomeUnknown(
-                f"LinkedIn answered HTTP {status} to a create, so the post may have been "
+                f"LinkedIn returned HTTP {status} to a create, so the post may have been "
                 f"published: {message}",
                 **details,
             )
-        return Transient(f"LinkedIn answered HTTP {status}: {message}", **details)
-    return LinkedInError(f"LinkedIn answered HTTP {status} ({code or 'no code'}): {message}", **details)
+        return Transient(f"LinkedIn returned HTTP {status}: {message}", **details)
+    return LinkedInError(f"LinkedIn returned HTTP {status} ({code or 'no code'}): {message}", **details)
 
 
 def _transport_error(exc: requests.RequestException, method: str, creates: bool) -> LinkedInError:

@@ -2,7 +2,7 @@
 
 LinkedIn parses a post's `commentary` as little text, where `\\ | { } @ [ ] ( ) < > # * _ ~`
 are reserved. An unescaped reserved character can make LinkedIn silently cut the post at
-that point while still answering 201, so every reserved character is escaped with a
+that point while still returning 201, so every reserved character is escaped with a
 backslash. The one exception is a hashtag, which stays live so LinkedIn links it.
 
 This module must never change anything else: line breaks, emoji, accents, URLs and every

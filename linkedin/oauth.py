@@ -8,7 +8,7 @@ The flow:
    REQUESTED_SCOPES, because LinkedIn may grant fewer scopes than requested.
 4. Before the access token expires, `refresh(refresh_token)` if LinkedIn issued one;
    otherwise the member must connect again.
-5. On disconnect, `revoke(access_token)` is best effort and never raises.
+5. On disconnect, `revoke(access_token)` is best effort and returns False on failure.
 
 This module must never log a token, a client secret or an authorization code, never put
 one into an exception, and never invent a token or an expiry that LinkedIn did not send.
@@ -99,7 +99,7 @@ def parse_callback(params: Mapping[str, str], expected_state: str) -> str:
     """
     state = params.get("state") or ""
 
-    # The state is checked first, because an answer with a foreign state may be forged.
+    # The state is checked first, because a callback with a foreign state may be forged.
     if not expected_state or not hmac.compare_digest(state, expected_state):
         raise OAuthError(
             "The OAuth callback's state does not match the one sent. Start connecting again.",
@@ -144,7 +144,7 @@ class OAuthClient:
     def authorization_url(
         self, redirect_uri: str, state: str, scopes: tuple[str, ...] = REQUESTED_SCOPES
     ) -> str:
-        """Build the URL that asks the member to grant `scopes`.
+        """Build the URL where the member grants `scopes`.
 
         `prompt=none` is deliberately never sent, because it breaks a member's first connect.
         """
@@ -180,7 +180,7 @@ class OAuthClient:
     ) -> TokenSet:
         """Get a new access token with a refresh token.
 
-        When LinkedIn's answer lacks a refresh token, the TokenSet keeps `refresh_token` and
+        When LinkedIn's response lacks a refresh token, the TokenSet keeps `refresh_token` and
         `refresh_token_expires_at` as passed in. Raises RefreshTokenInvalid when the refresh
         token is invalid, expired or revoked, so the member must connect again.
         """
@@ -213,10 +213,10 @@ class OAuthClient:
         )
 
     def revoke(self, token: str) -> bool:
-        """Ask LinkedIn to revoke a token and return whether it answered 200.
+        """Ask LinkedIn to revoke a token and return whether it returned 200.
 
-        Best effort: LinkedIn does not document this endpoint, so every failure is logged
-        and returns False. The caller deletes its stored tokens either way.
+        Best effort: LinkedIn does not document this endpoint, so every LinkedIn or network
+        failure is logged and returns False. The caller deletes its stored tokens either way.
         """
         form = {"client_id": self.client_id, "client_secret": self._client_secret, "token": token}
         try:
@@ -261,7 +261,7 @@ class OAuthClient:
             if endpoint == "revoke":
                 return {}
             raise OAuthError(
-                f"LinkedIn's {endpoint} answer is not a JSON object.",
+                f"LinkedIn's {endpoint} response is not a JSON object.",
                 status=response.status_code,
                 code="invalid_response",
             )
@@ -277,14 +277,14 @@ def _token_set(
     access_token = body.get("access_token")
     if not isinstance(access_token, str) or not access_token:
         raise OAuthError(
-            "LinkedIn's token answer has no access_token.", code="invalid_response", status=200
+            "LinkedIn's token response has no access_token.", code="invalid_response", status=200
         )
 
     refresh_token = body.get("refresh_token")
     if isinstance(refresh_token, str) and refresh_token:
         refresh_token_expires_at = _expiry(body.get("refresh_token_expires_in"), now)
     else:
-        # A partial answer keeps the stored refresh token rather than erasing it.
+        # A partial response keeps the stored refresh token rather than erasing it.
         refresh_token = current_refresh_token
         refresh_token_expires_at = _expiry(
             body.get("refresh_token_expires_in"), now

@@ -4,16 +4,16 @@ It serves the OAuth endpoints under /oauth/v2, GET /v2/me, and under /rest/ the
 organization ACL, organization, Images and Posts endpoints. It checks what LinkedIn checks
 (client credentials, redirect URI, single-use codes, bearer tokens, scopes, the
 LinkedIn-Version and X-Restli-Protocol-Version headers, the post body's shape, image
-ownership) and answers violations with LinkedIn's error shape
+ownership) and responds to violations with LinkedIn's error shape
 `{"status", "serviceErrorCode", "code", "message"}`.
 
 Like LinkedIn, it cuts a post's commentary at the first unescaped reserved little-text
-character while still answering 201, and it stores the rendered text, so a test can prove
+character while still returning 201, and it stores the rendered text, so a test can prove
 that the whole text arrived.
 
-Failure injection: `script(route, *responses)` queues answers for one route (see ROUTES).
-A scripted answer replaces the real one, or with `accept` the fake first processes the
-request (a create is stored as published), then answers as scripted, hangs or drops the
+Failure injection: `script(route, *responses)` queues responses for one route (see ROUTES).
+A scripted response replaces the real one, or with `accept` the fake first processes the
+request (a create is stored as published), then responds as scripted, hangs or drops the
 connection. Other processes use the JSON control endpoints under /_fake/.
 
 NOTE: error codes and messages for body validation, a missing LinkedIn-Version or
@@ -105,7 +105,7 @@ def error_response(
     input_error_codes: Iterable[str] = (),
     accept: bool = False,
 ) -> dict[str, Any]:
-    """Build a scripted answer with LinkedIn's error body.
+    """Build a scripted response with LinkedIn's error body.
 
     With `accept` the fake first processes the request as usual, so a create is published.
     """
@@ -118,7 +118,7 @@ def error_response(
 
 
 def duplicate_post_response(duplicate_of: str) -> dict[str, Any]:
-    """Build a 422 DUPLICATE_POST answer naming the earlier post."""
+    """Build a 422 DUPLICATE_POST response naming the earlier post."""
     return error_response(
         422,
         None,
@@ -128,12 +128,12 @@ def duplicate_post_response(duplicate_of: str) -> dict[str, Any]:
 
 
 def hang_after_accept(seconds: float = 5.0) -> dict[str, Any]:
-    """Process the request (a create is published), then wait `seconds` before answering."""
+    """Process the request (a create is published), then wait `seconds` before responding."""
     return {"action": "hang", "seconds": seconds}
 
 
 def drop_after_accept() -> dict[str, Any]:
-    """Process the request (a create is published), then close the connection unanswered."""
+    """Process the request (a create is published), then close the connection without a response."""
     return {"action": "drop"}
 
 
@@ -360,13 +360,13 @@ class FakeLinkedIn:
         # "user_cancelled_login" or "user_cancelled_authorize" makes authorization fail.
         self.authorize_error = authorize_error
         self.issue_refresh_tokens = issue_refresh_tokens
-        # Keys left out of token answers, such as "expires_in" or "refresh_token".
+        # Keys left out of token responses, such as "expires_in" or "refresh_token".
         self.token_response_omit = set(token_response_omit)
         self.access_token_lifetime = access_token_lifetime
-        # How many polls of GET /rest/images/{urn} answer PROCESSING after the upload.
+        # How many polls of GET /rest/images/{urn} return PROCESSING after the upload.
         self.image_processing_polls = image_processing_polls
         self.image_processing_result = image_processing_result
-        # Seconds to wait before answering, by route name, such as {"posts.create": 0.2}.
+        # Seconds to wait before responding, by route name, such as {"posts.create": 0.2}.
         self.route_delays = dict(route_delays or {})
         self.reject_duplicates = reject_duplicates
         self.max_commentary_chars = max_commentary_chars
@@ -384,7 +384,7 @@ class FakeLinkedIn:
         self.codes: dict[str, FakeCode] = {}
         self.images: dict[str, FakeImage] = {}
         self.posts: list[FakePost] = []
-        self.create_requests = 0  # POST /rest/posts received, answered or not
+        self.create_requests = 0  # POST /rest/posts received, whether answered or not
         self.requests: list[dict[str, str]] = []  # method, path, raw query and route of each request
         self.authorize_requests: list[dict[str, str]] = []
 
@@ -471,7 +471,7 @@ class FakeLinkedIn:
             self.tokens[token].expires_at = self.clock() - 1
 
     def script(self, route: str, *responses: dict[str, Any]) -> None:
-        """Queue scripted answers for `route`, used one per request in order."""
+        """Queue scripted responses for `route`, used one per request in order."""
         if route not in ROUTES:
             raise ValueError(f"Unknown route {route!r}; expected one of {', '.join(ROUTES)}")
         with self._lock:
@@ -592,7 +592,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         # The request is processed for real first: LinkedIn may act on a request whose
-        # answer never arrives.
+        # response never arrives.
         reply = endpoint(fake, request)
         if action == "drop":
             self.close_connection = True
@@ -752,7 +752,7 @@ def _exchange_code(fake: FakeLinkedIn, form: dict[str, str]) -> Reply:
         refresh = fake._new_token("refresh", code.member_id, code.scopes, REFRESH_TOKEN_LIFETIME)
     access = fake._new_token("access", code.member_id, code.scopes, fake.access_token_lifetime)
     access.refresh_token = refresh.value if refresh else None
-    return Reply.json(200, _token_answer(fake, access, refresh))
+    return Reply.json(200, _token_response(fake, access, refresh))
 
 
 def _refresh(fake: FakeLinkedIn, form: dict[str, str]) -> Reply:
@@ -763,10 +763,10 @@ def _refresh(fake: FakeLinkedIn, form: dict[str, str]) -> Reply:
         )
     access = fake._new_token("access", refresh.member_id, refresh.scopes, fake.access_token_lifetime)
     access.refresh_token = refresh.value
-    return Reply.json(200, _token_answer(fake, access, refresh))
+    return Reply.json(200, _token_response(fake, access, refresh))
 
 
-def _token_answer(fake: FakeLinkedIn, access: FakeToken, refresh: FakeToken | None) -> dict[str, Any]:
+def _token_response(fake: FakeLinkedIn, access: FakeToken, refresh: FakeToken | None) -> dict[str, Any]:
     answer: dict[str, Any] = {
         "access_token": access.value,
         "expires_in": fake.access_token_lifetime,
@@ -790,7 +790,11 @@ def _introspect(fake: FakeLinkedIn, request: Request) -> Reply:
         token = fake.tokens.get(form.get("token", ""))
         if token is None:
             return Reply.json(200, {"active": False})
-        status = "revoked" if token.revoked else "expired" if _expired(fake, token) else "active"
+        status = "active"
+        if token.revoked:
+            status = "revoked"
+        elif _expired(fake, token):
+            status = "expired"
         answer = {
             "active": status == "active",
             "client_id": fake.client_id,
@@ -1234,7 +1238,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--version", action="append", dest="versions",
                         help="an active LinkedIn-Version; repeat for several (default 202611)")
     parser.add_argument("--no-refresh-tokens", action="store_true", help="issue no refresh tokens")
-    parser.add_argument("--create-delay", type=float, default=0.0, help="seconds before answering each create")
+    parser.add_argument("--create-delay", type=float, default=0.0, help="seconds to wait before responding to each create")
     args = parser.parse_args(argv)
 
     fake = FakeLinkedIn(

@@ -15,7 +15,7 @@ from tests.fakes.linkedin_server import (
 
 VERSION = "202611"
 REDIRECT_URI = DEFAULT_REDIRECT_URI
-# Short timeouts keep the suite fast; the fake answers on loopback in milliseconds.
+# Short timeouts keep the suite fast; the fake responds on loopback in milliseconds.
 TIMEOUT = (2.0, 2.0)
 
 

@@ -216,7 +216,7 @@ def test_image_polled_until_available(client, fake, member_urn, sleep):
 def test_image_upload_carries_bearer(client, fake, member_urn):
     client.upload_image(member_urn, jpeg_bytes())
     assert len(fake.requests_to("images.upload")) == 1
-    # The fake answers 401 to an upload without a valid bearer token, so the image
+    # The fake returns 401 to an upload without a valid bearer token, so the image
     # would still be WAITING_UPLOAD.
     assert all(image.status == "AVAILABLE" for image in fake.images.values())
 
