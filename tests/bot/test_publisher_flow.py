@@ -14,7 +14,15 @@ from storage import posts as lifecycle
 from storage.db import transaction
 from storage.models import PostStatus
 from tests.bot.app_helpers import make_harness
-from tests.bot.publisher_helpers import OWNER, TEAM, action_ids, approved_post, connect, dms_to, load_post
+from tests.bot.publisher_helpers import (
+    OWNER,
+    TEAM,
+    action_ids,
+    approved_post,
+    connect,
+    dms_to,
+    load_post,
+)
 from tests.fakes import linkedin_server as fakes
 from tests.fakes.slack_requests import block_action
 
