@@ -197,13 +197,18 @@ def _apply_picks(session, post: Post, body: dict, revision: int, tz: str, rules:
 
 
 def _approve_with_picks(services: Services, session, post: Post, body: dict, revision: int, tz: str, rules: dict, *, now: bool):
-    if post.status == PostStatus.SCHEDULED and post.revision == revision and is_approved_as_is(post):
-        # A second click on the same card, or a click after a restart: nothing to do.
+    author = picked_author(body, post)
+    scheduled_at = None if now else picked_time(body, post, tz, required=True)
+    if post.status == PostStatus.SCHEDULED and is_approved_as_is(post) and author == post.author_organization_id and (now or scheduled_at == post.scheduled_at):
+        # A second click, or a click after a restart, asking for what is already approved.
         raise AlreadyScheduled(post.scheduled_at)
+    if post.revision != revision:
+        raise OutOfDate()
+    if author != post.author_organization_id:
+        edit_post(session, post, expected_revision=revision, author_organization_id=author, **rules)
     rights = posting_rights(session, rules["team_id"], post.owner_user_id)
-    expected = _apply_picks(session, post, body, revision, tz, rules, required_time=not now)
-    scheduled_at = None if now else post.scheduled_at
-    approve(session, post, expected_revision=expected, scheduled_at=scheduled_at, rights=rights, **rules)
+    # approve() stores the time itself, so choosing a time does not bump the revision.
+    approve(session, post, expected_revision=post.revision, scheduled_at=scheduled_at, rights=rights, **rules)
     return post.scheduled_at
 
 

@@ -147,10 +147,15 @@ def page_name(services: Services, organization_id: str) -> str:
 
 def render_card(services: Services, client: WebClient, post_id: int) -> tuple[Post, list[dict]] | None:
     with services.sessions() as session:
+        owner = session.execute(select(Post.team_id, Post.owner_user_id).where(Post.id == post_id)).first()
+    if owner is None:
+        return None
+    # Looked up outside the session below: SQLite allows one open transaction at a time.
+    tz = user_tz(services, client, owner.team_id, owner.owner_user_id)
+    with services.sessions() as session:
         post = session.get(Post, post_id)
         if post is None:
             return None
-        tz = user_tz(services, client, post.team_id, post.owner_user_id)
         blocks = card_view.draft_card(post, card_context(services, session, post.team_id, post.owner_user_id, tz))
         post.images  # noqa: B018 - load the images before the session closes
         session.expunge(post)
