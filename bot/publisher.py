@@ -52,7 +52,7 @@ from linkedin import (
 from storage import posts as lifecycle
 from storage.connections import StoredConnection, load_connection, save_connection
 from storage.db import transaction
-from storage.models import PostStatus
+from storage.models import Post, PostStatus
 
 logger = logging.getLogger(__name__)
 
@@ -184,7 +184,11 @@ class Publisher:
         if rescheduled or unknown:
             logger.warning("expired leases: %d post(s) rescheduled (no create sent), %d of unknown outcome", len(rescheduled), len(unknown))
         for post_id in unknown:
-            self._settle_unknown(post_id)
+            try:
+                self._settle_unknown(post_id)
+            except Exception:
+                # The post stays of unknown outcome, which is safe; only the DM is lost.
+                logger.exception("settling post %s of unknown outcome failed", post_id)
         return rescheduled, unknown
 
     def wait_for_notifications(self) -> None:
@@ -447,8 +451,8 @@ class Publisher:
     def _settle_unknown(self, post_id: int) -> None:
         """Look for a page post on its page; else ask the owner. Only reads LinkedIn."""
         with self.services.sessions() as session:
-            post = lifecycle.get_post(session, post_id)
-            if post.status != PostStatus.OUTCOME_UNKNOWN:
+            post = session.get(Post, post_id)
+            if post is None or post.status != PostStatus.OUTCOME_UNKNOWN:
                 return
             team_id, user_id, revision = post.team_id, post.owner_user_id, post.revision
             organization_id, text, sent_at = post.author_organization_id, post.text, post.create_sent_at
