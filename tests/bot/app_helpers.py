@@ -13,8 +13,10 @@ Listeners run inline by default (an executor that runs each job at once), so whe
 returns, the listener has finished, acks included. Pass `inline=False` to get Bolt's
 thread pool, then wait with `fake_slack.wait_for(...)`.
 
-Use it through the pytest fixture `app_harness` (import it in your test module:
-`from tests.bot.app_helpers import app_harness  # noqa: F401`) or `make_harness(...)`.
+Use it through the pytest fixture `app_harness` (bind it in your test module with
+`from tests.bot import app_helpers` and `app_harness = app_helpers.app_harness`, which ruff
+accepts) or through `make_harness(...)` for other settings. `connect_user` and `add_post`
+set up a LinkedIn connection and post rows.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import base64
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
+from datetime import timedelta
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,9 +34,12 @@ import pytest
 from bot.app import build_app, build_services_for_app
 from bot.settings import Settings, load_settings
 from bot.web import create_wsgi_app
+from storage.connections import StoredConnection, save_connection
+from storage.db import transaction
+from storage.models import Post
 from storage.vault import generate_key
 from tests.conftest import FixedClock
-from tests.fakes.linkedin_server import FakeLinkedIn
+from tests.fakes.linkedin_server import ALL_SCOPES, FakeLinkedIn
 from tests.fakes.openai_server import DEFAULT_API_KEY as OPENAI_API_KEY
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_requests import call_wsgi, sign
@@ -216,3 +222,67 @@ def app_harness(db_engine, clock):
     harness = make_harness(db_engine, clock=clock)
     yield harness
     harness.close()
+
+
+# Test data
+
+
+def connect_user(
+    harness: AppHarness,
+    team_id: str = "T1",
+    user_id: str = "U1",
+    *,
+    scopes: tuple[str, ...] | None = None,
+    organization_ids: tuple[str, ...] = (),
+) -> StoredConnection:
+    """Store a connection for the fake's member, with an access token the fake accepts."""
+    scopes = tuple(scopes if scopes is not None else ALL_SCOPES)
+    fake = harness.fake_linkedin
+    member = fake.members[fake.login_member_id]
+    now = harness.clock()
+    connection = StoredConnection(
+        team_id=team_id,
+        user_id=user_id,
+        member_urn=f"urn:li:person:{member.member_id}",
+        member_name=f"{member.first_name} {member.last_name}",
+        access_token=fake.issue_access_token(scopes=scopes),
+        access_token_expires_at=now + timedelta(days=60),
+        refresh_token=None,
+        refresh_token_expires_at=None,
+        scopes=frozenset(scopes),
+        organization_ids=organization_ids,
+        connected_at=now,
+    )
+    with transaction(harness.services.sessions) as session:
+        save_connection(session, harness.services.vault, connection, now)
+    return connection
+
+
+def add_post(
+    harness: AppHarness,
+    *,
+    status: str = "draft",
+    text: str = "Shipped the beta today",
+    team_id: str = "T1",
+    user_id: str = "U1",
+    scheduled_at=None,
+    **fields: Any,
+) -> int:
+    """Insert a post row in `status` directly, for setting up a test. Return its id."""
+    now = harness.clock()
+    post = Post(
+        team_id=team_id,
+        owner_user_id=user_id,
+        text=text,
+        status=status,
+        scheduled_at=scheduled_at,
+        revision=1,
+        attempts=0,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
+    with transaction(harness.services.sessions) as session:
+        session.add(post)
+        session.flush()
+        return post.id

@@ -10,9 +10,12 @@ from sqlalchemy import select
 
 from storage.connections import load_connection
 from storage.models import LinkedInConnection, OAuthState, Post, PostStatus
-from tests.bot.app_helpers import app_harness, make_harness  # noqa: F401
+from tests.bot import app_helpers
+from tests.bot.app_helpers import make_harness
 from tests.fakes import slack_requests
 from tests.fakes.linkedin_server import ALL_SCOPES
+
+app_harness = app_helpers.app_harness
 
 
 def connect_link(harness, user_id: str = "U1") -> str:
