@@ -28,9 +28,11 @@ def claim_event(session: Session, event_id: str, team_id: str, now: datetime) ->
         insert(ProcessedEvent)
         .values(event_id=event_id, team_id=team_id, processed_at=now)
         .on_conflict_do_nothing(index_elements=["event_id"])
+        # RETURNING tells on both backends whether the row went in; the rowcount did not
+        # on PostgreSQL with psycopg 3.
+        .returning(ProcessedEvent.event_id)
     )
-    result = session.execute(statement)
-    return result.rowcount == 1
+    return session.execute(statement).first() is not None
 
 
 def forget_events_before(session: Session, cutoff: datetime) -> int:
