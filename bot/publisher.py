@@ -222,6 +222,9 @@ class Publisher:
 
         try:
             client, author_urn = self._prepare(job)
+            # Images go up before the create is marked as sent, so a worker that dies
+            # during an upload leaves a post that is simply tried again.
+            uploaded = client.upload_images(author_urn, job.images) if job.images else []
         except NotConnected as error:
             return self._hold_for_reconnect(job, str(error))
         except lifecycle.CannotPostAs as error:
@@ -239,11 +242,11 @@ class Publisher:
             logger.warning("lost the claim on %s before sending; not sent", job.ids)
             return Outcome.SKIPPED
 
-        return self._send(job, client, author_urn)
+        return self._send(job, client, author_urn, uploaded)
 
-    def _send(self, job: PostJob, client, author_urn: str) -> str:
+    def _send(self, job: PostJob, client, author_urn: str, uploaded: list[tuple[str, str]]) -> str:
         try:
-            created = client.create_post(author_urn, job.text, list(job.images), job.visibility)
+            created = client.create_post(author_urn, job.text, visibility=job.visibility, uploaded_images=uploaded)
         except OutcomeUnknown:
             # LinkedIn may have published it. Never retry this create automatically: a
             # second create could publish the post twice.
@@ -252,9 +255,9 @@ class Publisher:
             self._settle_unknown(job.post_id)
             return Outcome.OUTCOME_UNKNOWN
         except (LinkedInError, ValueError) as error:
-            # Every other error is an answer proving LinkedIn did not publish (a 4xx, a
-            # failed image upload, or a connection that never opened), so clearing
-            # create_sent_at is safe and lets the post take the retry or reconnect path.
+            # Every other error is an answer proving LinkedIn did not publish (a 4xx, or a
+            # connection that never opened), so clearing create_sent_at is safe and lets
+            # the post take the retry or reconnect path.
             with transaction(self.services.sessions) as session:
                 lifecycle.mark_create_rejected(session, job.post_id, self.services.clock())
             return self._route_failure(job, error)

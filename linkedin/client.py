@@ -286,9 +286,12 @@ class LinkedInClient:
         text: str,
         images: Sequence[tuple[bytes, str]] = (),
         visibility: str = "PUBLIC",
+        uploaded_images: Sequence[tuple[str, str]] = (),
     ) -> CreatedPost:
         """Publish a post with the user's raw `text` and optional (bytes, alt text) images.
 
+        `uploaded_images` are (image URN, alt text) pairs from `upload_images`, for callers
+        that must finish every upload before they record that the create is being sent.
         The text is escaped here with `to_commentary` and never truncated. `visibility` is
         PUBLIC, or CONNECTIONS for a member's post only. Raises ValueError or InvalidImage
         for bad input before any HTTP call, and OutcomeUnknown when the create was sent but
@@ -297,8 +300,11 @@ class LinkedInClient:
         _check_author_urn(author_urn)
         _check_visibility(author_urn, visibility)
         _check_images(images)
+        if images and uploaded_images:
+            raise ValueError("Pass either images or uploaded_images, not both.")
 
-        content = self._upload_images(author_urn, images)
+        entries = list(uploaded_images) or self.upload_images(author_urn, images)
+        content = _image_content(entries)
         commentary = to_commentary(text)
         body: dict[str, Any] = {
             "author": author_urn,
@@ -342,15 +348,11 @@ class LinkedInClient:
         logger.info("LinkedIn post created: author=%s urn=%s", author_urn, urn)
         return CreatedPost(urn=urn, url=post_url(urn))
 
-    def _upload_images(self, author_urn: str, images: Sequence[tuple[bytes, str]]) -> dict | None:
-        if not images:
-            return None
-        entries = [
-            {"id": self.upload_image(author_urn, data), "altText": alt_text} for data, alt_text in images
-        ]
-        if len(entries) == 1:
-            return {"media": entries[0]}
-        return {"multiImage": {"images": entries}}
+    def upload_images(self, author_urn: str, images: Sequence[tuple[bytes, str]]) -> list[tuple[str, str]]:
+        """Upload (bytes, alt text) images owned by the author. Return (image URN, alt text) pairs."""
+        _check_author_urn(author_urn)
+        _check_images(images)
+        return [(self.upload_image(author_urn, data), alt_text) for data, alt_text in images]
 
     def recent_organization_posts(self, organization_urn: str, count: int = 20) -> list[RecentPost]:
         """Return a Page's most recently modified posts, to check whether a post went out.
@@ -482,3 +484,13 @@ def _json_object(response: requests.Response) -> dict:
 
 def _string(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _image_content(entries: Sequence[tuple[str, str]]) -> dict | None:
+    """Build a post's `content` from (image URN, alt text) pairs: one image or a multi-image."""
+    if not entries:
+        return None
+    media = [{"id": urn, "altText": alt_text} for urn, alt_text in entries]
+    if len(media) == 1:
+        return {"media": media[0]}
+    return {"multiImage": {"images": media}}

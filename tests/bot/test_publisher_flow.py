@@ -386,3 +386,42 @@ def test_reminder_skips_distant_expiry(harness):
     connect(harness, expires_in=timedelta(days=30))
 
     assert send_expiry_reminders(harness.services) == 0
+
+
+def _png(width: int, height: int) -> bytes:
+    import struct
+    import zlib
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + header
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(header)) + chunk + struct.pack(">I", zlib.crc32(chunk)) + b"\x00" * 16
+
+
+def test_publisher_uploads_images_before_marking_sent(harness, publisher):
+    connect(harness)
+    services, now = harness.services, harness.clock()
+    with transaction(services.sessions) as session:
+        post = lifecycle.create_draft(session, team_id=TEAM, owner_user_id=OWNER, now=now, text="With a chart")
+        lifecycle.add_image(session, post, team_id=TEAM, actor_user_id=OWNER, now=now, data=_png(4, 3), content_type="image/png", width=4, height=3, alt_text="Sales chart")
+        rights = lifecycle.PostingRights(scopes=frozenset({"w_member_social"}))
+        lifecycle.approve(session, post, team_id=TEAM, actor_user_id=OWNER, expected_revision=post.revision, scheduled_at=None, rights=rights, now=now)
+        post_id = post.id
+    harness.fake_linkedin.script("images.upload", fakes.server_error_response(500))
+
+    failed_upload = publisher.run_once()
+
+    assert harness.fake_linkedin.create_requests == 0
+    assert failed_upload[Outcome.PUBLISHED] == 0
+    retried = load_post(harness, post_id)
+    assert retried.status == PostStatus.SCHEDULED
+    assert retried.create_sent_at is None
+
+    harness.clock.advance(minutes=15)
+    publisher.run_once()
+
+    fake = harness.fake_linkedin
+    assert fake.create_requests == 1
+    assert fake.posts[0].body["content"]["media"]["altText"] == "Sales chart"
+    image_urn = fake.posts[0].body["content"]["media"]["id"]
+    assert fake.images[image_urn].owner == fake.posts[0].author
+    assert load_post(harness, post_id).status == PostStatus.PUBLISHED
