@@ -82,7 +82,7 @@ def attach_integrations(services: Services) -> Services:
     if services.task_runner is None:
         services.task_runner = TaskRunner(services)
 
-    # Task handlers are registered when their modules are imported; a process that runs
+    # Task handlers are registered when their modules are imported. A process that runs
     # tasks without building the Bolt app (the worker) still needs every one of them.
     for name in LISTENER_MODULES:
         importlib.import_module(name)

@@ -182,7 +182,7 @@ def read_cookie(header: str) -> str:
 
 @dataclass
 class Grant:
-    """What one callback produced, before it is stored."""
+    """The connection a successful callback produced, before it is stored."""
 
     team_id: str
     user_id: str
@@ -256,7 +256,7 @@ def _connect(services, team_id: str, user_id: str, code: str) -> Grant | WebResp
 
     missing = REQUIRED_SCOPES - tokens.scopes
     if missing:
-        logger.info("LinkedIn grant for team %s user %s lacks %s; refused", team_id, user_id, sorted(missing))
+        logger.info("LinkedIn grant for team %s user %s is missing %s, so it was rejected", team_id, user_id, sorted(missing))
         oauth.revoke(tokens.access_token)
         return html_page(
             403,
@@ -349,7 +349,7 @@ class DisconnectResult:
 def disconnect(services, team_id: str, user_id: str) -> DisconnectResult:
     """Delete the user's connection at once, purge it and return waiting posts to draft.
 
-    The tokens come back in memory so the caller can revoke them after answering Slack.
+    The tokens come back in memory so the caller can revoke them after replying to Slack.
     Calling it again finds nothing and changes nothing.
     """
     now = services.clock()

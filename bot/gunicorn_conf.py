@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import sys
 
-# Access logs would print request paths with query strings, and LinkedIn's callback carries
-# an authorization code there; gunicorn's access log is off unless --access-logfile is set.
+# Access logs would print request paths with query strings, which carry LinkedIn's
+# authorization code on the callback. So gunicorn's access log stays off.
 accesslog = None
 
 

@@ -1,9 +1,10 @@
 """Tell a user what changed: refresh their App Home and send them DMs.
 
-Every module that changes a user's connection or posts calls `publish_home` afterwards,
+Every module that changes a user's connection or posts should call `publish_home` afterwards,
 because Slack never refreshes a Home tab by itself. These functions work in any process
-(web, worker, task threads) and never raise on a Slack failure: they log it with the
-team and user ids and return False, because a failed refresh must not undo the change.
+(web, worker, task threads). A Slack failure (an API error, a missing installation or a
+network error) is logged with the team and user ids and returns False instead of raising,
+because a failed refresh must not undo the change.
 They never log a token or a post's text.
 """
 

@@ -2,7 +2,7 @@
 
 Routes:
 - POST /slack/events: Bolt (slash commands, interactivity, events). Bolt checks the
-  signature and answers 401 to an unsigned, wrongly signed or stale request.
+  signature and returns 401 to an unsigned, wrongly signed or stale request.
 - GET /slack/install and /slack/oauth_redirect: Slack's install flow, multi-workspace only.
 - GET /linkedin/connect and /linkedin/callback: the LinkedIn OAuth round trip.
 - GET /linkedin-integration: the public transparency page.
@@ -98,6 +98,6 @@ def health(services) -> WebResponse:
         with services.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError as error:
-        logger.error("health check: the database did not answer: %s", type(error).__name__)
+        logger.error("health check failed: the database did not respond: %s", type(error).__name__)
         return WebResponse(503, [("Content-Type", "text/plain; charset=utf-8")], b"database unavailable")
     return WebResponse(200, [("Content-Type", "text/plain; charset=utf-8")], b"ok")

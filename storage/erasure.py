@@ -41,5 +41,5 @@ def delete_user_data(session: Session, team_id: str, user_id: str) -> dict[str, 
 
 
 def user_data_tables() -> list[str]:
-    """The tables `delete_user_data` deletes from, for `purge_deleted`."""
+    """Return the tables `delete_user_data` deletes from, for `purge_deleted`."""
     return [model.__tablename__ for model in USER_DATA_MODELS] + ["post_images"]

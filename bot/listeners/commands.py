@@ -76,7 +76,7 @@ def dispatch(name: str, request: CommandRequest) -> None:
     try:
         command.handler(request)
     except Exception:
-        # A failing subcommand must still answer the user, who is waiting for a reply.
+        # A failing subcommand must still reply, because the user is waiting for one.
         logger.exception("/linkedin %s failed for team %s user %s", name, request.team_id, request.user_id)
         request.respond(text=f"Sorry, `/linkedin {name}` failed on our side. Try again in a minute.")
 

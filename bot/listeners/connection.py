@@ -1,7 +1,7 @@
 """Buttons of the LinkedIn connection: connect link, Home connect/disconnect, delete my data.
 
 Every listener acks first. Disconnecting revokes the token at LinkedIn only after the row
-is deleted and the user has been answered; the token stays in memory, never in a task.
+is deleted and the user has a reply. The token stays in memory and never goes into a task.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""What the connect and disconnect flows show: Slack messages and the small HTML pages.
+"""Views of the connect and disconnect flows: Slack messages and the small HTML pages.
 
-Pure functions. Every value put into HTML is escaped; every value put into mrkdwn has
+Pure functions. Every value put into HTML is escaped, and every value put into mrkdwn has
 Slack's control characters escaped.
 """
 
@@ -51,7 +51,7 @@ def html_page(status: int, title: str, message: str, extra_headers: list[tuple[s
 
 
 def connect_blocks(url: str) -> list[dict]:
-    """The message with a link button that starts connecting LinkedIn."""
+    """Build the message with a link button that starts connecting LinkedIn."""
     return [
         section(
             "Connect your LinkedIn account to publish the posts you approve. "
@@ -63,7 +63,7 @@ def connect_blocks(url: str) -> list[dict]:
 
 
 def connect_modal(url: str) -> dict:
-    """A small modal carrying a fresh connect link, opened from the Home tab."""
+    """Build a small modal with a fresh connect link, opened from the Home tab."""
     return {
         "type": "modal",
         "callback_id": "linkedin_connect",

@@ -44,7 +44,7 @@ RETRY_ACTION = "post_retry"
 DISCARD_ACTION = "post_discard"
 
 # Items shown per list. With two blocks per item and a header per day, the worst case is
-# about 85 blocks, under Slack's 100; `fit_blocks` still guards the limit.
+# 73 blocks, under Slack's 100. `fit_blocks` still guards the limit.
 MAX_UPCOMING = 10
 MAX_ATTENTION = 5
 MAX_DRAFTS = 5
@@ -116,7 +116,7 @@ def home_view(data: HomeData) -> dict:
 
 
 def erased_view() -> dict:
-    """The Home shown right after a user deleted their data."""
+    """Build the Home shown right after a user deleted their data."""
     return {
         "type": "home",
         "callback_id": "home",

@@ -6,7 +6,7 @@ the real Bolt app and the real WSGI app, and offers:
 
 - `post(request)`: sign a builder's `(body, content_type)` and POST it to /slack/events
   through the WSGI app; returns `(status_code, headers, body)`.
-- `get(url_or_path)`: GET any route of the WSGI app, with cookies from earlier answers.
+- `get(url_or_path)`: GET any route of the WSGI app, with cookies from earlier responses.
 - `run_tasks()`: run every pending durable task now, on the calling thread's schedule.
 
 Listeners run inline by default (an executor that runs each job at once), so when `post`
@@ -128,7 +128,7 @@ class AppHarness:
     def get(self, url_or_path: str, *, use_cookies: bool = True) -> tuple[int, dict[str, str], bytes]:
         """GET a path (or a full URL of PUBLIC_URL) through the WSGI app, like a browser.
 
-        Cookies that earlier answers set are sent back and new ones remembered.
+        Cookies that earlier responses set are sent back and new ones remembered.
         """
         parts = urlsplit(url_or_path)
         headers = {}

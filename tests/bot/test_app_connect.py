@@ -227,3 +227,36 @@ def test_grant_without_page_scopes_connects_personal_only(db_engine, clock):
         assert row.organization_ids == []
     finally:
         harness.close()
+
+
+def test_callback_replay_after_success_changes_nothing(harness):
+    callback = authorize(harness, connect_link(harness))
+    first, _, _ = harness.get(callback)
+    assert first == 200
+    [before] = stored_rows(harness)
+
+    status, _, body = harness.get(callback)
+
+    assert status == 400
+    assert b"already used" in body
+    [after] = stored_rows(harness)
+    assert after.access_token == before.access_token
+
+
+def test_connect_cookie_secure_on_https(db_engine, clock):
+    harness = make_harness(db_engine, clock=clock, public_url="https://companycore.test")
+    try:
+        status, headers, _ = harness.get(connect_link(harness))
+        assert status == 302
+        assert "Secure" in headers["set-cookie"]
+        assert "redirect_uri=https%3A%2F%2Fcompanycore.test%2Flinkedin%2Fcallback" in headers["location"]
+    finally:
+        harness.close()
+
+
+def test_link_of_one_user_connects_only_that_user(harness):
+    callback = authorize(harness, connect_link(harness, user_id="U7"))
+    status, _, _ = harness.get(callback)
+    assert status == 200
+    [row] = stored_rows(harness)
+    assert row.user_id == "U7"
