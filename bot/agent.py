@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_SECONDS = 60.0
 
-# Structured output: the model must answer with exactly these two properties.
+# Structured output: the model must respond with exactly these two properties.
 RESPONSE_FORMAT = {
     "type": "json_schema",
     "json_schema": {
@@ -102,7 +102,7 @@ def build_messages(profile: ProfileFields, turns: Sequence[Turn]) -> list[dict]:
     """Build the Chat Completions messages: the system prompt, then every stored turn.
 
     Assistant turns are stored as the JSON the model returned, so the model sees its own
-    earlier drafts in the same shape it must answer in.
+    earlier drafts in the same shape it must respond in.
     """
     messages = [{"role": "system", "content": system_prompt(profile)}]
     messages += [{"role": turn.role, "content": turn.content} for turn in turns]
@@ -138,11 +138,11 @@ class Agent:
 
 
 def classify_error(error: openai.APIError) -> AgentError:
-    """Turn an OpenAI client error into a message that says what happened and what to do."""
+    """Turn an OpenAI client error into a message that states what happened and what to do."""
     retry = "Your conversation and the current draft are unchanged; reply in this thread to try again."
     if isinstance(error, openai.APITimeoutError):
         logger.warning("the AI model timed out")
-        return AgentError(f"The AI model took too long to answer. {retry}")
+        return AgentError(f"The AI model timed out. {retry}")
     if isinstance(error, openai.APIConnectionError):
         logger.warning("the AI model could not be reached: %s", type(error).__name__)
         return AgentError(f"The AI model could not be reached. {retry}")
@@ -158,22 +158,22 @@ def classify_error(error: openai.APIError) -> AgentError:
 
 
 def parse_completion(completion) -> AgentReply:
-    """Read the structured answer, or raise AgentError when there is none."""
+    """Read the structured response, or raise AgentError when there is none."""
     choice = completion.choices[0] if completion.choices else None
     message = choice.message if choice else None
     if message is None or getattr(message, "refusal", None):
         logger.warning("the AI model refused the request")
         return _raise("The AI model declined to write this post. Reply with a different request, or write the post by hand.")
     if choice.finish_reason == "length":
-        logger.warning("the AI model answer was cut off by its length limit")
-        return _raise("The AI model's answer was cut off. Reply asking for a shorter post.")
+        logger.warning("the AI model response was cut off by its length limit")
+        return _raise("The AI model's response was cut off. Reply asking for a shorter post.")
     try:
         data = json.loads(message.content or "")
         text = data["text"]
         suggestions = [str(item) for item in data.get("media_suggestions") or []]
     except (ValueError, KeyError, TypeError) as error:
-        logger.warning("the AI model answer was not the expected JSON: %s", type(error).__name__)
-        return _raise("The AI model's answer could not be read. Reply in this thread to try again.")
+        logger.warning("the AI model response was not the expected JSON: %s", type(error).__name__)
+        return _raise("The AI model's response could not be read. Reply in this thread to try again.")
     if not isinstance(text, str) or not text.strip():
         return _raise("The AI model returned an empty post. Reply in this thread with more detail.")
     return AgentReply(text=text.strip(), media_suggestions=suggestions)

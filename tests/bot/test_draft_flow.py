@@ -215,7 +215,7 @@ def test_model_timeout_keeps_draft_and_conversation(harness):
     roles = [turn.role for turn in after.turns]
     assert roles == ["user", "assistant", "user"]
     thread = [m for m in harness.fake_slack.messages("D1") if m.get("thread_ts") == post.thread_ts]
-    assert "took too long" in thread[-1]["text"]
+    assert "timed out" in thread[-1]["text"]
 
 
 def test_new_command_outside_dm_points_to_dm(harness):
