@@ -1,8 +1,8 @@
 """gunicorn settings and hooks of the web process (`gunicorn -c python:bot.gunicorn_conf`).
 
-The settings are validated in the master before any worker starts, so a configuration error
-stops gunicorn with status 2 and one readable message instead of workers failing to boot
-in a loop. Each worker starts its task runner after the fork. Tasks are durable in the
+The settings are validated (and a SQLite database migrated) in the master before any
+worker starts. So a configuration error stops gunicorn with status 2 and one readable
+message, instead of workers failing to boot in a loop. Each worker starts its task runner after the fork. Tasks are durable in the
 database, so the tasks of a worker that died are claimed again when their lease runs out.
 """
 
@@ -19,11 +19,21 @@ def on_starting(server) -> None:
     from bot.cli import NEEDS
     from bot.settings import SettingsError, load_settings
 
+    settings = load_settings()
     try:
-        load_settings().validate(*NEEDS["web"])
+        settings.validate(*NEEDS["web"])
     except SettingsError as error:
         print(error.render(), file=sys.stderr)
         sys.exit(2)
+
+    # Workers migrate a SQLite file when they import bot.wsgi. Migrating once here first
+    # keeps two workers from creating the same tables at the same moment.
+    if settings.sqlalchemy_url.startswith("sqlite"):
+        from storage.db import make_engine, migrate
+
+        engine = make_engine(settings.sqlalchemy_url)
+        migrate(engine)
+        engine.dispose()
 
 
 def post_worker_init(worker) -> None:

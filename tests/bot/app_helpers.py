@@ -208,11 +208,17 @@ def make_harness(
         multi_workspace=multi_workspace,
         extra=extra_env,
     )
-    settings = load_settings(environ, dotenv_path=None)
-    settings.validate("database", "vault", "http", "slack", "linkedin", "publisher")
-    services = build_services_for_app(settings, clock=clock, engine=db_engine)
-    bolt_app = build_app(services, listener_executor=InlineExecutor() if inline else None)
-    wsgi = create_wsgi_app(services, bolt_app)
+    try:
+        settings = load_settings(environ, dotenv_path=None)
+        settings.validate("database", "vault", "http", "slack", "linkedin", "publisher")
+        services = build_services_for_app(settings, clock=clock, engine=db_engine)
+        bolt_app = build_app(services, listener_executor=InlineExecutor() if inline else None)
+        wsgi = create_wsgi_app(services, bolt_app)
+    except BaseException:
+        for fake in (fake_slack, fake_linkedin, fake_openai):
+            if fake is not None:
+                fake.stop()
+        raise
     return AppHarness(services, settings, clock, fake_slack, fake_linkedin, fake_openai, bolt_app, wsgi)
 
 

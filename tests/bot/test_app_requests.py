@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from sqlalchemy import select
 
 from storage.models import LinkedInConnection
 from tests.bot import app_helpers
-from tests.bot.app_helpers import connect_user
+from tests.bot.app_helpers import connect_user, make_harness
 from tests.fakes import slack_requests
 from tests.fakes.slack_requests import call_wsgi
 
@@ -105,3 +106,14 @@ def test_head_request_has_no_body(app_harness):
     status, _, body = call_wsgi(app_harness.wsgi, "HEAD", "/healthz")
     assert status.startswith("200")
     assert body == b""
+
+
+def test_single_workspace_has_no_oauth_flow(app_harness):
+    assert app_harness.bolt_app.oauth_flow is None
+
+
+def test_single_workspace_rejects_client_id_in_environment(db_engine, clock, monkeypatch):
+    monkeypatch.setenv("SLACK_CLIENT_ID", "1111.2222")
+    monkeypatch.setenv("SLACK_CLIENT_SECRET", "secret")
+    with pytest.raises(RuntimeError, match="SLACK_CLIENT_ID"):
+        make_harness(db_engine, clock=clock)
