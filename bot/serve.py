@@ -96,6 +96,8 @@ def _connect_socket_mode(bolt_app, settings: Settings):
         return None
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+    # NOTE: no test covers Socket Mode, because no fake of Slack's WebSocket server exists.
+
     handler = SocketModeHandler(bolt_app, settings.slack_app_token)
     handler.connect()
     logger.info("Socket Mode connected")

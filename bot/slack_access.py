@@ -72,6 +72,8 @@ class SlackAccess:
         if self._single_client is not None:
             return self._single_client
 
+        # NOTE: org-wide (Enterprise Grid) installs are stored without a team and are not
+        # found by team_id here; the manifest leaves org_deploy_enabled off.
         with self.services.sessions() as session:
             installation = find_installation(
                 session, self.services.vault, enterprise_id=enterprise_id, team_id=team_id
