@@ -28,9 +28,10 @@ from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-# The Procfile's web line uses the same options. Two processes of 8 threads each: Bolt acks
-# within milliseconds and slow work runs on task threads, so 16 concurrent requests are ample,
-# and a second process keeps serving while one restarts. 30 s is gunicorn's default timeout.
+# The Procfile's web line uses the same options. Bolt acks within milliseconds and slow work
+# runs on task threads, so 2 processes of 8 threads each should be enough for one company
+# (an estimate, not measured), and the second process serves while one restarts.
+# 30 s is gunicorn's default worker timeout.
 GUNICORN_OPTIONS = ["--config", "python:bot.gunicorn_conf", "--workers", "2", "--threads", "8", "--timeout", "30"]
 
 
@@ -107,7 +108,7 @@ def _connect_socket_mode(bolt_app, settings: Settings):
 def _start_publisher(services):
     import bot.worker
 
-    # NOTE: bot.worker provides start_in_process; the guard keeps `run` usable without it.
+    # The guard keeps `run` usable with a bot.worker that lacks start_in_process.
     if not hasattr(bot.worker, "start_in_process"):
         logger.warning("bot.worker.start_in_process is missing: posts are not published by this process")
         return None

@@ -4,7 +4,7 @@ The publisher, reminders and task handlers run in the worker process or on task 
 where Bolt's per-request `client` does not exist. `SlackAccess.client_for(team_id)` builds a
 WebClient for a workspace: the bot token of a single-workspace install, or the bot token
 that the installation store decrypts in multi-workspace mode. Every client retries Slack's
-429 answers after Retry-After and retries dropped connections.
+429 responses after Retry-After and retries dropped connections.
 
 This module must never log a token, and never call Slack from code that still has to ack.
 """
