@@ -33,6 +33,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from bot.publisher import Publisher
 from bot.reminders import send_expiry_reminders
 from bot.settings import Settings
+from storage.db import transaction
+from storage.housekeeping import delete_stale_rows
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,11 @@ class WorkerJobs:
     def run_tasks(self) -> None:
         self.services.task_runner.run_pending()
 
+    def clean_up(self) -> None:
+        with transaction(self.services.sessions) as session:
+            removed = delete_stale_rows(session, self.services.clock())
+        logger.info("deleted stale rows: %s", removed)
+
     def run_all_once(self) -> None:
         """Run every job once, in order, and wait for its work and notifications."""
         for name, job in self._named():
@@ -97,12 +104,13 @@ class WorkerJobs:
             self.services.task_runner.run_pending(wait=True)
 
     def _named(self) -> list[tuple[str, Callable[[], None]]]:
-        return [("recover", self.recover), ("publish", self.publish), ("reminders", self.remind)]
+        return [("recover", self.recover), ("publish", self.publish), ("reminders", self.remind), ("clean-up", self.clean_up)]
 
     def add_to(self, scheduler: BaseScheduler) -> None:
         scheduler.add_job(self._logged("publish", self.publish), "interval", seconds=PUBLISH_SECONDS, id="publish")
         scheduler.add_job(self._logged("recover", self.recover), "interval", seconds=RECOVER_SECONDS, id="recover", next_run_time=self.services.clock())
         scheduler.add_job(self._logged("reminders", self.remind), "interval", minutes=REMINDER_MINUTES, id="reminders", next_run_time=self.services.clock())
+        scheduler.add_job(self._logged("clean-up", self.clean_up), "interval", minutes=REMINDER_MINUTES, id="clean-up")
         if self.drain_tasks:
             scheduler.add_job(self._logged("tasks", self.run_tasks), "interval", seconds=TASK_SECONDS, id="tasks")
 
