@@ -223,3 +223,59 @@ def next_whole_minute(moment: datetime, at_least: timedelta) -> datetime:
     earliest = moment + at_least
     floor = earliest.replace(second=0, microsecond=0)
     return floor if floor == earliest else floor + timedelta(minutes=1)
+
+
+def worker_command() -> list[str]:
+    """Return the Procfile's worker command (`companycore worker`) from this virtualenv."""
+    command = procfile_command("worker")
+    command[0] = str(Path(sys.executable).parent / command[0])
+    return command
+
+
+class PublishRun:
+    """Approved posts in a scratch database, `companycore worker` processes and the fakes they call.
+
+    Use as a context manager: on exit the workers are stopped, the fakes closed and the
+    database dropped, whatever happened inside.
+    """
+
+    def __init__(self, server_url: str, *, workers: int, route_delays: dict[str, float] | None = None, log_dir: Path):
+        self.server_url = server_url
+        self.worker_count = workers
+        self.route_delays = route_delays
+        self.log_dir = log_dir
+        self.workers: list[subprocess.Popen] = []
+
+    def __enter__(self) -> PublishRun:
+        self.database_url, self._drop = create_scratch_database(self.server_url)
+        self.key = new_encryption_key()
+        self.engine, self.sessions, self.vault = open_database(self.database_url, self.key)
+        self.fake_slack = FakeSlack().start()
+        self.fake_linkedin = FakeLinkedIn(route_delays=self.route_delays).start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for process in self.workers:
+            stop_process(process, timeout=60)
+        self.fake_linkedin.stop()
+        self.fake_slack.stop()
+        self.engine.dispose()
+        self._drop()
+
+    def seed(self, schedule: list[tuple[str, datetime]]) -> None:
+        """Connect the owner and approve one post per (text, scheduled_at)."""
+        earliest = min(scheduled_at for _text, scheduled_at in schedule)
+        seed_connection(self.sessions, self.vault, self.fake_linkedin, datetime.now(earliest.tzinfo))
+        seed_approved_posts(self.sessions, schedule, approved_at=earliest - timedelta(minutes=2))
+
+    def start_workers(self) -> None:
+        environ = app_environ(self.fake_slack, self.fake_linkedin, database_url=self.database_url, encryption_key=self.key)
+        for index in range(self.worker_count):
+            self.workers.append(start_process(worker_command(), environ, self.log_dir / f"worker-{index}.log"))
+
+    def created_times(self) -> dict[str, list[float]]:
+        """Return, for each post text LinkedIn's fake stored, the Unix times of its creates."""
+        times: dict[str, list[float]] = {}
+        for post in list(self.fake_linkedin.posts):
+            times.setdefault(post.text, []).append(post.created_at_ms / 1000)
+        return times
