@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-# action_ids handled by bot.listeners.publishing, except `home_connect` (the Slack side's
-# connect flow) and `post_edit` (the card's edit flow).
+from bot.views.home import CONNECT_ACTION
+
+# action_ids handled by bot.listeners.publishing, except HOME_CONNECT (the Slack side's
+# connect flow, bot.listeners.connection) and `post_edit` (the card's edit flow).
 PUBLISH_NOW = "missed_publish_now"
 RESCHEDULE = "missed_reschedule"
 OUTCOME_PUBLISHED = "outcome_published"
 OUTCOME_PUBLISH_AGAIN = "outcome_publish_again"
 POST_RETRY = "post_retry"
 POST_EDIT = "post_edit"
-HOME_CONNECT = "home_connect"
+HOME_CONNECT = CONNECT_ACTION
 
 Notice = tuple[str, list[dict]]
 
