@@ -59,6 +59,7 @@ logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=10)
 # Refresh the access token first when it expires within this margin.
 REFRESH_MARGIN = timedelta(minutes=10)
+RECONNECT_NOTICE_WINDOW = timedelta(minutes=5)
 # Waits before the 2nd, 3rd and 4th try of a post whose create was not sent.
 RETRY_BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10))
 MAX_ATTEMPTS = 4
@@ -129,7 +130,8 @@ class Publisher:
         self._notifications_lock = threading.Lock()
         self._stopping = threading.Event()
         # Owners told to reconnect by this process, so a burst of 401s sends one DM.
-        self._reconnect_told: set[tuple[str, str]] = set()
+        # When this worker last sent each owner a reconnect DM, to send one per outage.
+        self._reconnect_told: dict[tuple[str, str], datetime] = {}
         self._reconnect_lock = threading.Lock()
 
     @property
@@ -430,12 +432,16 @@ class Publisher:
             held = lifecycle.hold_for_reconnect(session, job.team_id, job.user_id, reason, now, publishing_post_id=job.post_id)
         logger.info("%s needs a reconnect; %d post(s) of the owner held", job.ids, len(held))
 
-        # One DM per outage: not when an earlier post already put the owner on hold.
+        # One DM per outage: not when an earlier post already put the owner on hold, nor
+        # when another thread of this worker just sent one for a post held at the same time.
+        # A later outage, after the owner reconnected, gets its own DM.
         # NOTE: two workers holding the same owner's posts at the same instant may both DM.
         key = (job.team_id, job.user_id)
         with self._reconnect_lock:
-            first = not already_held and key not in self._reconnect_told
-            self._reconnect_told.add(key)
+            told_at = self._reconnect_told.get(key)
+            first = not already_held and (told_at is None or now - told_at > RECONNECT_NOTICE_WINDOW)
+            if first:
+                self._reconnect_told[key] = now
         if first:
             self._notify_later(self._tell, job.team_id, job.user_id, notices.reconnect_needed(held, reason))
         return Outcome.NEEDS_RECONNECT
@@ -443,7 +449,7 @@ class Publisher:
     def forget_reconnect_notice(self, team_id: str, user_id: str) -> None:
         """Allow a new reconnect DM for this owner, after they connected again."""
         with self._reconnect_lock:
-            self._reconnect_told.discard((team_id, user_id))
+            self._reconnect_told.pop((team_id, user_id), None)
 
     # --- outcome unknown ------------------------------------------------------------
 

@@ -425,3 +425,24 @@ def test_publisher_uploads_images_before_marking_sent(harness, publisher):
     image_urn = fake.posts[0].body["content"]["media"]["id"]
     assert fake.images[image_urn].owner == fake.posts[0].author
     assert load_post(harness, post_id).status == PostStatus.PUBLISHED
+
+
+def test_publisher_second_outage_gets_its_own_dm(harness, publisher):
+    token = connect(harness)
+    approved_post(harness, "Held then sent")
+    harness.fake_linkedin.expire_token(token)
+    publisher.run_once()
+    publisher.wait_for_notifications()
+
+    token = connect(harness)
+    with transaction(harness.services.sessions) as session:
+        lifecycle.resume_after_reconnect(session, TEAM, OWNER, harness.clock())
+    publisher.run_once()
+    harness.clock.advance(days=30)
+    approved_post(harness, "Held in the second outage")
+    harness.fake_linkedin.expire_token(token)
+    publisher.run_once()
+    publisher.wait_for_notifications()
+
+    reconnect_messages = [m for m in dms_to(harness) if notices.HOME_CONNECT in action_ids(m)]
+    assert len(reconnect_messages) == 2
