@@ -4,8 +4,9 @@ Usage:
     python bench/ack_latency.py --database-url postgresql://postgres@127.0.0.1:5432/test
 
 It starts a FakeSlack and a FakeLinkedIn in this process, creates a scratch PostgreSQL
-database, stores `--users` connected users and one draft per Approve click, and serves two apps
-with the Procfile's web command (gunicorn, 2 workers of 8 threads), bound to 127.0.0.1:
+database, and stores `--users` connected users and one draft per Approve click. It serves
+two apps with the Procfile's web command (gunicorn, 2 workers of 8 threads), bound to
+127.0.0.1:
 
 - the product, `bot.wsgi:application`, with the Procfile's options;
 - bench/minimal_app.py, a Bolt app that only acknowledges, with the same options except
@@ -30,7 +31,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-# `python bench/ack_latency.py` puts bench/ first on sys.path; the imports below need the repository root.
+# `python bench/ack_latency.py` puts bench/ first on sys.path, but the imports below need the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests

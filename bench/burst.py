@@ -21,7 +21,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-# `python bench/burst.py` puts bench/ first on sys.path; the imports below need the repository root.
+# `python bench/burst.py` puts bench/ first on sys.path, but the imports below need the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select
@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=common.DEFAULT_DATABASE_URL, help="PostgreSQL server URL to create a scratch database on")
     parser.add_argument("--posts", type=int, default=1000, help="approved posts, all due in the same minute")
     parser.add_argument("--workers", type=int, default=4, help="`companycore worker` processes")
-    parser.add_argument("--create-delay", type=float, default=0.2, help="seconds LinkedIn's fake waits before answering each create")
+    parser.add_argument("--create-delay", type=float, default=0.2, help="seconds LinkedIn's fake waits before responding to each create")
     parser.add_argument("--timeout", type=float, default=180, help="seconds after the scheduled time to stop waiting")
     args = parser.parse_args()
 

@@ -154,7 +154,7 @@ def procfile_command(process_type: str) -> list[str]:
 def gunicorn_command(app: str, port: int, *, keep_config: bool = True) -> list[str]:
     """Return the Procfile's web command serving `app`, bound to 127.0.0.1:`port`.
 
-    The Procfile binds 0.0.0.0:$PORT; a benchmark binds loopback only. Without
+    The Procfile binds 0.0.0.0:$PORT, but a benchmark binds loopback only. Without
     `keep_config` the product's `--config python:bot.gunicorn_conf` is left out, because
     its hooks build the product's app.
     """
@@ -177,7 +177,7 @@ def start_process(command: list[str], environ: dict[str, str], log_path: Path) -
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
-    """Send SIGTERM to the process group and wait; SIGKILL it if it outlasts `timeout`."""
+    """Send SIGTERM to the process group and wait. SIGKILL it if it outlasts `timeout`."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -189,17 +189,17 @@ def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
 
 
 def wait_for_http(url: str, timeout: float = 30, process: subprocess.Popen | None = None) -> None:
-    """Poll `url` until it answers with any status, or raise TimeoutError."""
+    """Poll `url` until it responds with any status, or raise TimeoutError."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process exited with status {process.returncode} before {url} answered")
+            raise RuntimeError(f"process exited with status {process.returncode} before {url} responded")
         try:
             requests.get(url, timeout=5)
             return
         except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.1)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
+    raise TimeoutError(f"{url} did not respond within {timeout} s")
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:

@@ -20,7 +20,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-# `python bench/publish_lag.py` puts bench/ first on sys.path; the imports below need the repository root.
+# `python bench/publish_lag.py` puts bench/ first on sys.path, but the imports below need the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import common
