@@ -129,9 +129,11 @@ def report(name: str, latencies: list[float], failures: int) -> float:
     return p99
 
 
-def start_apps(fake_slack, fake_linkedin, database_url: str, key: str, logs: Path):
-    """Start the product and the minimal app under gunicorn. Return {name: (url, process)}."""
-    apps = {}
+def start_apps(apps: dict, fake_slack, fake_linkedin, database_url: str, key: str, logs: Path) -> None:
+    """Start the product and the minimal app under gunicorn into `apps` ({name: (url, process)}).
+
+    Each process is added before any wait, so the caller stops it even when a wait fails.
+    """
     for name, module, keep_config in (("companycore", "bot.wsgi:application", True), ("minimal Bolt app", "bench.minimal_app:application", False)):
         port = common.free_port()
         environ = common.app_environ(fake_slack, fake_linkedin, database_url=database_url, encryption_key=key, port=port)
@@ -139,7 +141,6 @@ def start_apps(fake_slack, fake_linkedin, database_url: str, key: str, logs: Pat
         apps[name] = (f"http://{common.HOST}:{port}", process)
     for url, process in apps.values():
         common.wait_for_http(url + "/healthz", process=process)
-    return apps
 
 
 def count_scheduled(sessions) -> int:
@@ -169,7 +170,7 @@ def main() -> None:
                 common.seed_connection(sessions, vault, fake_linkedin, datetime.now(UTC), user_id=user_id)
             per_run = args.warmup + args.requests
             drafts = seed_drafts(sessions, users, per_run)
-            apps = start_apps(fake_slack, fake_linkedin, database_url, key, logs)
+            start_apps(apps, fake_slack, fake_linkedin, database_url, key, logs)
             run(apps, fake_slack, users, drafts, args)
 
             # Every measured and warm-up click of the product must have approved its draft.
