@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 from slack_bolt import App
 from slack_bolt.oauth.oauth_settings import OAuthSettings
@@ -94,12 +94,19 @@ def build_services_for_app(settings: Settings, clock: Clock = system_clock, engi
     return attach_integrations(build_services(settings, clock=clock, engine=engine))
 
 
+# Threads per process that run listeners. Most of their time is spent waiting on Slack
+# and LinkedIn over the network, so many more threads than cores is fine.
+LISTENER_THREADS = 32
+
+
 def build_app(services: Services, listener_executor: Executor | None = None) -> App:
     """Build the Bolt app for the configured mode and register every listener module.
 
-    `listener_executor` runs listeners after their ack (Bolt's default is a pool of 5
-    threads); tests may pass one that runs them inline.
+    `listener_executor` runs listeners; tests may pass one that runs them inline. A listener
+    acks first and keeps its thread for the slow work after the ack, so Bolt's default pool
+    of 5 threads made new requests wait for a free thread before they could be acknowledged.
     """
+    listener_executor = listener_executor or ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener")
     attach_integrations(services)
     settings = services.settings
     if settings.multi_workspace:

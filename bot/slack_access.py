@@ -18,6 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bot.settings import Settings
 from storage.db import transaction
@@ -108,10 +109,14 @@ class SlackAccess:
         if timezone is None:
             return cached or DEFAULT_TIMEZONE
 
-        with transaction(self.services.sessions) as session:
-            row = get_or_create_slack_user(session, team_id, user_id)
-            row.tz = timezone
-            row.tz_checked_at = now
+        try:
+            with transaction(self.services.sessions) as session:
+                row = get_or_create_slack_user(session, team_id, user_id)
+                row.tz = timezone
+                row.tz_checked_at = now
+        except IntegrityError:
+            # Another thread created the user's row at the same moment; the zone is the same.
+            logger.info("time zone of team %s user %s was cached by a concurrent request", team_id, user_id)
         return timezone
 
     def _fetch_timezone(self, team_id: str, user_id: str) -> str | None:
