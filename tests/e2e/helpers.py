@@ -80,6 +80,7 @@ class ProductProcess:
     argv: list[str]
     log_path: Path
     process: subprocess.Popen = field(repr=False)
+    stop_seconds: float | None = None  # from SIGTERM to exit, when the test stopped it
 
     @classmethod
     def start(cls, name: str, argv: list[str], environ: dict[str, str], cwd: Path) -> ProductProcess:
@@ -114,14 +115,17 @@ class ProductProcess:
         if not self.running():
             return self.process.returncode
         children = _child_pids(self.pid)
+        started = time.monotonic()
         self.process.send_signal(signal.SIGTERM)
         try:
-            return self.process.wait(timeout=STOP_SECONDS)
+            self.process.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
             self.process.kill()
             for pid in children:
                 _kill_quietly(pid)
-            return self.process.wait(timeout=STOP_SECONDS)
+            self.process.wait(timeout=STOP_SECONDS)
+        self.stop_seconds = time.monotonic() - started
+        return self.process.returncode
 
 
 def _child_pids(pid: int) -> list[int]:
@@ -148,7 +152,8 @@ def wait_healthy(process: ProductProcess, base_url: str, timeout: float = 30) ->
         assert process.running(), f"{process.name} exited with {process.process.returncode}:\n{process.log_text()}"
         try:
             return requests.get(f"{base_url}/healthz", timeout=1).status_code == 200
-        except requests.ConnectionError:
+        except requests.RequestException:
+            # gunicorn accepts connections before its workers have imported the app.
             return False
 
     wait_until(healthy, timeout, f"{process.name} to answer /healthz", interval=0.2)

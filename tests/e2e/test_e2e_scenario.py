@@ -290,8 +290,8 @@ def test_e2e_procfile_on_postgres(launcher):
         assert worker.running()
 
         launcher.stop_all()
-        assert web.process.returncode == 0, "gunicorn must stop cleanly on SIGTERM"
-        assert worker.process.returncode == 0, "companycore worker must stop cleanly on SIGTERM"
+        assert web.process.returncode == 0, f"gunicorn did not stop cleanly on SIGTERM within {web.stop_seconds:.1f} s"
+        assert worker.process.returncode == 0, f"companycore worker did not stop cleanly on SIGTERM within {worker.stop_seconds:.1f} s"
         logs = {process.name: process.log_path.read_bytes() for process in launcher.processes}
         assert_no_secrets(fakes, postgres_dump(database_url), logs)
     finally:
