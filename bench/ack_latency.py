@@ -129,9 +129,11 @@ def report(name: str, latencies: list[float], failures: int) -> float:
     return p99
 
 
-def start_apps(apps: dict, fake_slack, fake_linkedin, database_url: str, key: str, logs: Path) -> None:
+def start_apps(apps: dict, workers: list, fake_slack, fake_linkedin, database_url: str, key: str, logs: Path) -> None:
     """Start the product and the minimal app under gunicorn into `apps` ({name: (url, process)}).
 
+    The product also gets the Procfile's worker process, into `workers`, because its web
+    processes only store the work after each acknowledgement and the worker does it.
     Each process is added before any wait, so the caller stops it even when a wait fails.
     """
     for name, module, keep_config in (("companycore", "bot.wsgi:application", True), ("minimal Bolt app", "bench.minimal_app:application", False)):
@@ -139,6 +141,8 @@ def start_apps(apps: dict, fake_slack, fake_linkedin, database_url: str, key: st
         environ = common.app_environ(fake_slack, fake_linkedin, database_url=database_url, encryption_key=key, port=port)
         process = common.start_process(common.gunicorn_command(module, port, keep_config=keep_config), environ, logs / f"{module.split(':')[0]}.log")
         apps[name] = (f"http://{common.HOST}:{port}", process)
+        if keep_config:
+            workers.append(common.start_process(common.worker_command(), environ, logs / "worker.log"))
     for url, process in apps.values():
         common.wait_for_http(url + "/healthz", process=process)
 
@@ -163,6 +167,7 @@ def main() -> None:
     key = common.new_encryption_key()
     engine, sessions, vault = common.open_database(database_url, key)
     apps = {}
+    workers = []
     with FakeSlack() as fake_slack, FakeLinkedIn() as fake_linkedin:
         try:
             users = user_ids(args.users)
@@ -170,14 +175,16 @@ def main() -> None:
                 common.seed_connection(sessions, vault, fake_linkedin, datetime.now(UTC), user_id=user_id)
             per_run = args.warmup + args.requests
             drafts = seed_drafts(sessions, users, per_run)
-            start_apps(apps, fake_slack, fake_linkedin, database_url, key, logs)
+            start_apps(apps, workers, fake_slack, fake_linkedin, database_url, key, logs)
             run(apps, fake_slack, users, drafts, args)
 
             # Every measured and warm-up click of the product must have approved its draft.
-            common.wait_until(lambda: count_scheduled(sessions) >= per_run, timeout=60, interval=0.5)
-            print(f"drafts approved by the product's clicks: {count_scheduled(sessions)} of {per_run}")
+            started = time.perf_counter()
+            common.wait_until(lambda: count_scheduled(sessions) >= per_run, timeout=600, interval=0.5)
+            print(f"drafts approved by the product's clicks: {count_scheduled(sessions)} of {per_run}, "
+                  f"the worker's backlog done {time.perf_counter() - started:.0f} s after the last click")
         finally:
-            for _url, process in apps.values():
+            for process in [process for _url, process in apps.values()] + workers:
                 common.stop_process(process)
             engine.dispose()
             drop()

@@ -2,8 +2,8 @@
 
 The settings are validated (and a SQLite database migrated) in the master before any
 worker starts. So a configuration error stops gunicorn with status 2 and one readable
-message, instead of workers failing to boot in a loop. Each worker starts its task runner after the fork. Tasks are durable in the
-database, so the tasks of a worker that died are claimed again when their lease runs out.
+message, instead of workers failing to boot in a loop. The web workers run no durable
+tasks; the Procfile's `worker` process does (see bot/tasks.py).
 """
 
 from __future__ import annotations
@@ -34,15 +34,3 @@ def on_starting(server) -> None:
         engine = make_engine(settings.sqlalchemy_url)
         migrate(engine)
         engine.dispose()
-
-
-def post_worker_init(worker) -> None:
-    from bot.wsgi import start_background
-
-    start_background()
-
-
-def worker_exit(server, worker) -> None:
-    from bot.wsgi import stop_background
-
-    stop_background()

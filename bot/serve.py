@@ -55,6 +55,7 @@ def run_all(settings: Settings) -> int:
     """Serve HTTP (and Socket Mode when configured), run tasks and publish, until stopped."""
     from bot.app import build_app, build_services_for_app
     from bot.web import create_wsgi_app
+    from bot.worker import start_in_process
     from storage.db import migrate
 
     services = build_services_for_app(settings)
@@ -70,8 +71,8 @@ def run_all(settings: Settings) -> int:
     )
 
     socket_mode = _connect_socket_mode(bolt_app, settings)
-    services.task_runner.start()
-    worker = _start_publisher(services)
+    # One process runs everything: the durable tasks, the publisher and the reminders.
+    worker = start_in_process(services, drain_tasks=True)
 
     stopping = threading.Event()
     _on_stop_signals(lambda: stopping.set())
@@ -85,9 +86,7 @@ def run_all(settings: Settings) -> int:
     server.server_close()
     if socket_mode is not None:
         socket_mode.close()
-    if worker is not None:
-        worker.shutdown()
-    services.task_runner.stop()
+    worker.shutdown()
     logger.info("stopped")
     return 0
 
@@ -103,16 +102,6 @@ def _connect_socket_mode(bolt_app, settings: Settings):
     handler.connect()
     logger.info("Socket Mode connected")
     return handler
-
-
-def _start_publisher(services):
-    import bot.worker
-
-    # The guard keeps `run` usable with a bot.worker that lacks start_in_process.
-    if not hasattr(bot.worker, "start_in_process"):
-        logger.warning("bot.worker.start_in_process is missing: posts are not published by this process")
-        return None
-    return bot.worker.start_in_process(services)
 
 
 def _on_stop_signals(stop) -> None:

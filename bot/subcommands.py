@@ -30,17 +30,20 @@ class CommandRequest:
 @dataclass(frozen=True)
 class Subcommand:
     name: str
-    usage: str
+    usage: str  # without the leading "/linkedin "
     summary: str
     handler: Callable[[CommandRequest], None]
+    # Handlers that open a modal run before the acknowledgement returns, because Slack's
+    # trigger_id expires 3 seconds after the click. All others run as durable tasks.
+    opens_modal: bool = False
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {}
 
 
-def subcommand(name: str, usage: str, summary: str) -> Callable[[Callable[[CommandRequest], None]], Callable[[CommandRequest], None]]:
+def subcommand(name: str, usage: str, summary: str, *, opens_modal: bool = False) -> Callable[[Callable[[CommandRequest], None]], Callable[[CommandRequest], None]]:
     def decorate(handler: Callable[[CommandRequest], None]) -> Callable[[CommandRequest], None]:
-        SUBCOMMANDS[name] = Subcommand(name, usage, summary, handler)
+        SUBCOMMANDS[name] = Subcommand(name, usage, summary, handler, opens_modal)
         return handler
 
     return decorate

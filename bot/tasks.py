@@ -1,11 +1,18 @@
 """Durable background work: slow jobs accepted from Slack and run after the acknowledgement.
 
-A listener acknowledges Slack first, then `enqueue`s a task in the same database as
-everything else and calls `TaskRunner.kick()`. A runner thread claims the task with a
-lease, calls the handler registered for its kind, and marks it done. A task whose process
-died is claimed again once its lease runs out, so a restart never drops a user's request.
-Handlers must therefore be safe to run twice (check what is already done first).
-Payloads carry ids, never tokens.
+A listener `enqueue`s a task in the same database as everything else, acknowledges Slack,
+and calls `TaskRunner.kick()`. A runner thread claims the task with a lease, calls the
+handler registered for its kind, and marks it done. A task whose process died is claimed
+again once its lease runs out, so a restart never drops a user's request. Handlers must
+therefore be safe to run twice (check what is already done first).
+
+Where tasks run: `companycore run` runs them in its one process. In production the web
+processes only enqueue, and `companycore worker` runs them, so the work after an
+acknowledgement never competes with the next request's acknowledgement for the web
+process's CPU. On PostgreSQL, `enqueue` sends a NOTIFY that wakes the worker at once.
+
+Payloads carry ids and the parts of Slack's payload a handler needs, never a token, and
+are emptied once the task is done.
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from sqlalchemy import select, update
+import psycopg
+from sqlalchemy import select, text, update
 
 from bot.context import Services
 from storage.db import transaction
@@ -31,6 +39,7 @@ TASK_HANDLERS: dict[str, TaskHandler] = {}
 
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 3
+NOTIFY_CHANNEL = "companycore_tasks"
 
 
 def task_handler(kind: str) -> Callable[[TaskHandler], TaskHandler]:
@@ -54,15 +63,21 @@ def enqueue(session, *, kind: str, team_id: str, user_id: str, payload: dict, no
     )
     session.add(task)
     session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        # Delivered when the transaction commits, so a woken worker finds the row.
+        session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
     return task
 
 
 class TaskRunner:
     """Runs pending tasks on a small thread pool. One per process."""
 
-    def __init__(self, services: Services, handlers: dict[str, TaskHandler] | None = None, workers: int = 4):
+    def __init__(self, services: Services, handlers: dict[str, TaskHandler] | None = None, workers: int = 4, run_on_kick: bool = False):
+        """`run_on_kick` runs ready tasks on the caller's thread when kicked, for tests."""
         self.services = services
         self.handlers = TASK_HANDLERS if handlers is None else handlers
+        self.run_on_kick = run_on_kick
+        self._running_inline = threading.local()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="task")
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -73,7 +88,21 @@ class TaskRunner:
 
     def kick(self) -> None:
         """Wake the runner now instead of at its next poll."""
+        if self.run_on_kick and not getattr(self._running_inline, "active", False):
+            self._running_inline.active = True
+            try:
+                while self._run_claimed_inline():
+                    pass
+            finally:
+                self._running_inline.active = False
+            return
         self._wake.set()
+
+    def _run_claimed_inline(self) -> int:
+        claimed = self._claim()
+        for task_id in claimed:
+            self._run(task_id)
+        return len(claimed)
 
     def start(self, poll_seconds: float = 2.0) -> None:
         def loop() -> None:
@@ -89,6 +118,24 @@ class TaskRunner:
 
         self._thread = threading.Thread(target=loop, name="task-runner", daemon=True)
         self._thread.start()
+        if self.services.engine.dialect.name == "postgresql":
+            threading.Thread(target=self._listen, name="task-listener", daemon=True).start()
+
+    def _listen(self) -> None:
+        """Kick the runner whenever another process enqueues a task (PostgreSQL LISTEN)."""
+        url = self.services.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(url, autocommit=True) as connection:
+                    connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    logger.info("task runner listening for new tasks")
+                    while not self._stop.is_set():
+                        for _notification in connection.notifies(timeout=1.0, stop_after=1):
+                            self.kick()
+            except psycopg.Error as error:
+                # Polling still runs every few seconds, so tasks are only slower to start.
+                logger.warning("listening for new tasks failed (%s); retrying in 5 s", type(error).__name__)
+                self._stop.wait(5)
 
     def stop(self) -> None:
         self._stop.set()
@@ -155,5 +202,12 @@ class TaskRunner:
             session.execute(
                 update(Task)
                 .where(Task.id == task_id)
-                .values(status=status.value, lease_expires_at=None, last_error=error, run_after=now + timedelta(seconds=10))
+                .values(
+                    status=status.value,
+                    lease_expires_at=None,
+                    last_error=error,
+                    run_after=now + timedelta(seconds=10),
+                    # A finished task keeps no copy of what the user sent.
+                    **({"payload": {}} if status == TaskStatus.DONE else {}),
+                )
             )

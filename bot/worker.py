@@ -84,9 +84,6 @@ class WorkerJobs:
     def remind(self) -> None:
         send_expiry_reminders(self.services)
 
-    def run_tasks(self) -> None:
-        self.services.task_runner.run_pending()
-
     def clean_up(self) -> None:
         with transaction(self.services.sessions) as session:
             removed = delete_stale_rows(session, self.services.clock())
@@ -111,8 +108,11 @@ class WorkerJobs:
         scheduler.add_job(self._logged("recover", self.recover), "interval", seconds=RECOVER_SECONDS, id="recover", next_run_time=self.services.clock())
         scheduler.add_job(self._logged("reminders", self.remind), "interval", minutes=REMINDER_MINUTES, id="reminders", next_run_time=self.services.clock())
         scheduler.add_job(self._logged("clean-up", self.clean_up), "interval", minutes=REMINDER_MINUTES, id="clean-up")
+
+    def start_tasks(self) -> None:
+        """Run durable tasks on the runner's own threads, woken by new tasks on PostgreSQL."""
         if self.drain_tasks:
-            scheduler.add_job(self._logged("tasks", self.run_tasks), "interval", seconds=TASK_SECONDS, id="tasks")
+            self.services.task_runner.start(poll_seconds=TASK_SECONDS)
 
     @staticmethod
     def _logged(name: str, job: Callable[[], None]) -> Callable[[], None]:
@@ -127,6 +127,8 @@ class WorkerJobs:
         return run
 
     def stop(self) -> None:
+        if self.drain_tasks:
+            self.services.task_runner.stop()
         self.publisher.shutdown(wait_for_posts=True)
 
 
@@ -154,6 +156,7 @@ def run_worker(settings: Settings, once: bool = False) -> int:
 
     scheduler = _scheduler(BlockingScheduler)
     jobs.add_to(scheduler)
+    jobs.start_tasks()
 
     def stop(signum, _frame) -> None:
         logger.info("worker received signal %s; stopping", signum)
@@ -192,6 +195,7 @@ def start_in_process(services, drain_tasks: bool = False) -> InProcessWorker:
     jobs = WorkerJobs(services, drain_tasks=drain_tasks)
     scheduler = _scheduler(BackgroundScheduler)
     jobs.add_to(scheduler)
+    jobs.start_tasks()
     scheduler.start()
     logger.info("in-process worker started")
     return InProcessWorker(scheduler, jobs)

@@ -2,9 +2,11 @@
 
 Importing this module reads and validates the settings, migrates a SQLite database, and
 builds the services and the app. With invalid settings it prints the settings message to
-stderr and exits with status 2, without a traceback. The durable task runner is started by
-`start_background()`, which bot/gunicorn_conf.py calls in each worker after the fork,
-because threads started before a fork do not survive it.
+stderr and exits with status 2, without a traceback.
+
+The web processes run no durable tasks: listeners store them and acknowledge Slack, and
+`companycore worker` runs them, so the work after one request never slows down the
+acknowledgement of the next.
 """
 
 from __future__ import annotations
@@ -40,15 +42,6 @@ def build_application(settings):
     if services.engine.dialect.name == "sqlite":
         migrate(services.engine)
     return services, create_wsgi_app(services, build_app(services))
-
-
-def start_background() -> None:
-    """Start this process's task runner, so slow work accepted from Slack proceeds."""
-    services.task_runner.start()
-
-
-def stop_background() -> None:
-    services.task_runner.stop()
 
 
 settings = load_validated_settings()

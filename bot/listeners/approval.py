@@ -12,6 +12,7 @@ import json
 import logging
 
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import times
 from bot.context import Services
@@ -26,13 +27,13 @@ from bot.listeners.drafting import (
 )
 from bot.listeners.messages import ATTACH
 from bot.subcommands import CommandRequest, subcommand
-from bot.tasks import enqueue
+from bot.tasks import enqueue, task_handler
 from bot.views import draft_card as card_view
 from bot.views import drafts_list as list_view
 from bot.views import modals
 from storage import conversations
 from storage.db import transaction
-from storage.models import Post, PostStatus
+from storage.models import Post, PostStatus, Task
 from storage.posts import (
     AlreadyScheduled,
     CannotPostAs,
@@ -54,6 +55,8 @@ from storage.posts import (
 
 logger = logging.getLogger(__name__)
 
+# Task kind of a card or Home button click, applied after the acknowledgement.
+CARD_ACTION = "slack.card_action"
 HOME_WRITE = "home_write_post"
 
 
@@ -382,12 +385,12 @@ def open_write(services: Services, client, trigger_id: str, team_id: str, user_i
 # --- Subcommands ----------------------------------------------------------------------------------
 
 
-@subcommand("write", "/linkedin write", "Write a post by hand, with an optional date, time and approval.")
+@subcommand("write", "write", "write a post by hand, with an optional date, time and approval", opens_modal=True)
 def write_command(request: CommandRequest) -> None:
     open_write(request.services, request.client, request.trigger_id, request.team_id, request.user_id)
 
 
-@subcommand("drafts", "/linkedin drafts", "List your drafts and scheduled posts.")
+@subcommand("drafts", "drafts", "list your drafts and scheduled posts")
 def drafts_command(request: CommandRequest) -> None:
     services = request.services
     tz = user_tz(services, request.client, request.team_id, request.user_id)
@@ -437,8 +440,30 @@ def register(app, services: Services) -> None:
 
 
 def _change_listener(services: Services):
-    def listener(ack, body, client, action):
+    def listener(ack, body, action):
+        # Stored before the acknowledgement, so a restart right after it loses no click.
+        try:
+            with transaction(services.sessions) as session:
+                enqueue(session, kind=CARD_ACTION, team_id=_team(body), user_id=body["user"]["id"],
+                        payload={"body": _card_body(body), "action": action}, now=services.clock())
+        except SQLAlchemyError:
+            logger.exception("could not store %s for team %s user %s", action.get("action_id"), _team(body), body["user"]["id"])
+            ack()
+            return
         ack()
-        card_action(services, body, client, action)
+        kick(services)
 
     return listener
+
+
+@task_handler(CARD_ACTION)
+def run_card_action(services: Services, task: Task) -> None:
+    """Apply a stored click. A click applied twice is refused by the revision check."""
+    card_action(services, task.payload["body"], services.slack.client_for(task.team_id), task.payload["action"])
+
+
+def _card_body(body: dict) -> dict:
+    """The parts of a block_actions payload that `card_action` reads: no token, no view blocks."""
+    kept = {key: body[key] for key in ("user", "team", "enterprise", "container", "channel", "state") if key in body}
+    kept["state"] = kept.get("state") or (body.get("view") or {}).get("state") or {}
+    return kept

@@ -2,21 +2,30 @@
 
 Subcommands live in `bot.subcommands.SUBCOMMANDS`; this module registers `connect`,
 `disconnect`, `status`, `delete-my-data` and `help`, and other listener modules register
-theirs. Replies only the user should see go through `respond()` (ephemeral).
+theirs. A subcommand that opens a modal runs at once, because the trigger_id expires after
+3 seconds; every other one is stored as a durable task before the acknowledgement and
+runs after it. Replies only the user should see go to the response_url (ephemeral).
 """
 
 from __future__ import annotations
 
 import logging
 
+from slack_sdk.webhook import WebhookClient
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot import connect, notify
 from bot.subcommands import SUBCOMMANDS, CommandRequest, subcommand
+from bot.tasks import enqueue, task_handler
 from bot.views.connection import connect_blocks, delete_my_data_blocks, status_text
 from storage.connections import connection_summary
+from storage.db import transaction
+from storage.models import Task
 
 logger = logging.getLogger(__name__)
 
 COMMAND = "/linkedin"
+RUN_SUBCOMMAND = "slack.subcommand"
 # Subcommands another module will register; until then the user hears they are coming.
 PLANNED = {
     "new": "start a post with the AI assistant",
@@ -48,21 +57,65 @@ def help_text() -> str:
 def register(app, services) -> None:
     @app.command(COMMAND)
     def handle_linkedin_command(ack, body, respond, client):
-        ack()
         name, args = parse(body.get("text", ""))
-        request = CommandRequest(
-            services=services,
-            team_id=body.get("team_id", ""),
-            user_id=body.get("user_id", ""),
-            channel_id=body.get("channel_id", ""),
-            args=args,
-            trigger_id=body.get("trigger_id", ""),
-            response_url=body.get("response_url", ""),
-            respond=respond,
-            client=client,
-            body=body,
-        )
-        dispatch(name, request)
+        command = SUBCOMMANDS.get(name)
+        if command is not None and command.opens_modal:
+            ack()
+            dispatch(name, _request(services, body, args, respond=respond, client=client))
+            return
+
+        # Stored before the acknowledgement, so a restart right after it loses nothing.
+        try:
+            with transaction(services.sessions) as session:
+                enqueue(session, kind=RUN_SUBCOMMAND, team_id=body.get("team_id", ""), user_id=body.get("user_id", ""),
+                        payload=_task_payload(body), now=services.clock())
+        except SQLAlchemyError:
+            logger.exception("could not store /linkedin %s for team %s user %s", name, body.get("team_id"), body.get("user_id"))
+            ack(text="Sorry, companycore could not take your command right now. Try again in a minute.")
+            return
+        ack()
+        services.task_runner.kick()
+
+
+@task_handler(RUN_SUBCOMMAND)
+def run_subcommand(services, task: Task) -> None:
+    """Run a deferred subcommand; its replies go to the command's response_url."""
+    body = task.payload
+    name, args = parse(body.get("text", ""))
+    respond = webhook_responder(body.get("response_url", ""))
+    dispatch(name, _request(services, body, args, respond=respond, client=services.slack.client_for(task.team_id)))
+
+
+def _task_payload(body: dict) -> dict:
+    """The fields of a slash command that a deferred subcommand reads; no token, no trigger_id."""
+    return {key: body.get(key, "") for key in ("team_id", "user_id", "channel_id", "text", "response_url", "enterprise_id")}
+
+
+def _request(services, body: dict, args: str, *, respond, client) -> CommandRequest:
+    return CommandRequest(
+        services=services,
+        team_id=body.get("team_id", ""),
+        user_id=body.get("user_id", ""),
+        channel_id=body.get("channel_id", ""),
+        args=args,
+        trigger_id=body.get("trigger_id", ""),
+        response_url=body.get("response_url", ""),
+        respond=respond,
+        client=client,
+        body=body,
+    )
+
+
+def webhook_responder(response_url: str):
+    """Return a function that replies like Bolt's respond(): ephemeral unless told otherwise."""
+    webhook = WebhookClient(response_url)
+
+    def respond(text: str = "", blocks: list | None = None, response_type: str = "ephemeral", **options) -> None:
+        response = webhook.send(text=text, blocks=blocks, response_type=response_type, **options)
+        if response.status_code != 200:
+            logger.warning("reply to a slash command failed with HTTP %s", response.status_code)
+
+    return respond
 
 
 def dispatch(name: str, request: CommandRequest) -> None:

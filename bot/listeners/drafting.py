@@ -349,7 +349,7 @@ def _supersede(client: WebClient, channel_id: str, card_ts: str, post_id: int) -
 # --- Slack entry points ------------------------------------------------------------------
 
 
-@subcommand("new", "/linkedin new <what the post is about>", "Draft a post with the AI agent in our direct messages.")
+@subcommand("new", "new <what the post is about>", "draft a post with the AI agent in our direct messages")
 def new_command(request: CommandRequest) -> None:
     brief = request.args.strip()
     services = request.services
@@ -364,7 +364,7 @@ def new_command(request: CommandRequest) -> None:
         request.respond(text="I am drafting your post in our direct messages (the app's Messages tab). Continue the conversation there.")
 
 
-@subcommand("profile", "/linkedin profile", "Tell the AI agent about you, your company, audience, tone and language.")
+@subcommand("profile", "profile", "tell the AI agent about you, your company, audience, tone and language", opens_modal=True)
 def profile_command(request: CommandRequest) -> None:
     with request.services.sessions() as session:
         profile = profiles.load_profile(session, request.team_id, request.user_id)

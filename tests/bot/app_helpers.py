@@ -212,6 +212,9 @@ def make_harness(
         settings = load_settings(environ, dotenv_path=None)
         settings.validate("database", "vault", "http", "slack", "linkedin", "publisher")
         services = build_services_for_app(settings, clock=clock, engine=db_engine)
+        # Inline: a task queued by a listener runs before the request returns, as its
+        # listener does, so a test sees the result of a click as soon as post() returns.
+        services.task_runner.run_on_kick = inline
         bolt_app = build_app(services, listener_executor=InlineExecutor() if inline else None)
         wsgi = create_wsgi_app(services, bolt_app)
     except BaseException:
