@@ -129,7 +129,7 @@ def report(name: str, latencies: list[float], failures: int) -> float:
     return p99
 
 
-def start_apps(apps: dict, workers: list, fake_slack, fake_linkedin, database_url: str, key: str, logs: Path) -> None:
+def start_apps(apps: dict, workers: list, fake_slack, fake_linkedin, database_url: str, key: str, logs: Path, *, nice_worker: bool) -> None:
     """Start the product and the minimal app under gunicorn into `apps` ({name: (url, process)}).
 
     The product also gets the Procfile's worker process, into `workers`, because its web
@@ -142,7 +142,11 @@ def start_apps(apps: dict, workers: list, fake_slack, fake_linkedin, database_ur
         process = common.start_process(common.gunicorn_command(module, port, keep_config=keep_config), environ, logs / f"{module.split(':')[0]}.log")
         apps[name] = (f"http://{common.HOST}:{port}", process)
         if keep_config:
-            workers.append(common.start_process(common.worker_command(), environ, logs / "worker.log"))
+            # In production the worker runs on its own machine (a separate dyno or
+            # container); here it shares the two cores, so it runs at the lowest CPU
+            # priority to leave the web processes the share they would have alone.
+            worker = ["nice", "-n", "19", *common.worker_command()] if nice_worker else common.worker_command()
+            workers.append(common.start_process(worker, environ, logs / "worker.log"))
     for url, process in apps.values():
         common.wait_for_http(url + "/healthz", process=process)
 
@@ -160,6 +164,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20, help="concurrent clients")
     parser.add_argument("--users", type=int, default=50, help="connected users the requests come from, round-robin")
     parser.add_argument("--timeout", type=float, default=300, help="seconds after which a load run stops sending")
+    parser.add_argument("--worker-at-normal-priority", action="store_true", help="run the worker without `nice -n 19`, competing for the same cores as the web processes")
     args = parser.parse_args()
 
     logs = Path(tempfile.mkdtemp(prefix="cc_ack_"))
@@ -175,7 +180,7 @@ def main() -> None:
                 common.seed_connection(sessions, vault, fake_linkedin, datetime.now(UTC), user_id=user_id)
             per_run = args.warmup + args.requests
             drafts = seed_drafts(sessions, users, per_run)
-            start_apps(apps, workers, fake_slack, fake_linkedin, database_url, key, logs)
+            start_apps(apps, workers, fake_slack, fake_linkedin, database_url, key, logs, nice_worker=not args.worker_at_normal_priority)
             run(apps, fake_slack, users, drafts, args)
 
             # Every measured and warm-up click of the product must have approved its draft.

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import psycopg
-from sqlalchemy import select, text, update
+from sqlalchemy import func, insert, select, text, update
 
 from bot.context import Services
 from storage.db import transaction
@@ -67,6 +67,26 @@ def enqueue(session, *, kind: str, team_id: str, user_id: str, payload: dict, no
         # Delivered when the transaction commits, so a woken worker finds the row.
         session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
     return task
+
+
+def enqueue_now(services: Services, *, kind: str, team_id: str, user_id: str, payload: dict) -> None:
+    """Store one task in its own transaction, as cheaply as possible, before an acknowledgement.
+
+    On PostgreSQL the insert and the NOTIFY are one statement in autocommit mode, so the
+    task costs one round trip to the database instead of four.
+    """
+    now = services.clock()
+    values = dict(kind=kind, team_id=team_id, user_id=user_id, payload=payload, status=TaskStatus.PENDING.value,
+                  attempts=0, run_after=now, created_at=now)
+    engine = services.engine
+    if engine.dialect.name != "postgresql":
+        with engine.begin() as connection:
+            connection.execute(insert(Task).values(**values))
+        return
+    inserted = insert(Task).values(**values).returning(Task.id).cte("inserted")
+    statement = select(func.pg_notify(NOTIFY_CHANNEL, ""), inserted.c.id)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(statement)
 
 
 class TaskRunner:

@@ -27,7 +27,7 @@ from bot.listeners.drafting import (
 )
 from bot.listeners.messages import ATTACH
 from bot.subcommands import CommandRequest, subcommand
-from bot.tasks import enqueue, task_handler
+from bot.tasks import enqueue, enqueue_now, task_handler
 from bot.views import draft_card as card_view
 from bot.views import drafts_list as list_view
 from bot.views import modals
@@ -443,9 +443,8 @@ def _change_listener(services: Services):
     def listener(ack, body, action):
         # Stored before the acknowledgement, so a restart right after it loses no click.
         try:
-            with transaction(services.sessions) as session:
-                enqueue(session, kind=CARD_ACTION, team_id=_team(body), user_id=body["user"]["id"],
-                        payload={"body": _card_body(body), "action": action}, now=services.clock())
+            enqueue_now(services, kind=CARD_ACTION, team_id=_team(body), user_id=body["user"]["id"],
+                        payload={"body": _card_body(body), "action": action})
         except SQLAlchemyError:
             logger.exception("could not store %s for team %s user %s", action.get("action_id"), _team(body), body["user"]["id"])
             ack()

@@ -16,10 +16,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import connect, notify
 from bot.subcommands import SUBCOMMANDS, CommandRequest, subcommand
-from bot.tasks import enqueue, task_handler
+from bot.tasks import enqueue_now, task_handler
 from bot.views.connection import connect_blocks, delete_my_data_blocks, status_text
 from storage.connections import connection_summary
-from storage.db import transaction
 from storage.models import Task
 
 logger = logging.getLogger(__name__)
@@ -66,9 +65,8 @@ def register(app, services) -> None:
 
         # Stored before the acknowledgement, so a restart right after it loses nothing.
         try:
-            with transaction(services.sessions) as session:
-                enqueue(session, kind=RUN_SUBCOMMAND, team_id=body.get("team_id", ""), user_id=body.get("user_id", ""),
-                        payload=_task_payload(body), now=services.clock())
+            enqueue_now(services, kind=RUN_SUBCOMMAND, team_id=body.get("team_id", ""), user_id=body.get("user_id", ""),
+                        payload=_task_payload(body))
         except SQLAlchemyError:
             logger.exception("could not store /linkedin %s for team %s user %s", name, body.get("team_id"), body.get("user_id"))
             ack(text="Sorry, companycore could not take your command right now. Try again in a minute.")
