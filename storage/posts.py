@@ -412,7 +412,13 @@ def approve(
         validate_time(scheduled_at, now)
     check_posting_rights(rights, post.author_organization_id)
 
-    post.scheduled_at = when
+    _record_approval(post, actor_user_id, when, now)
+    audit(session, post, "approved", now, detail=f"scheduled_at={when.isoformat()}")
+
+
+def _record_approval(post: Post, actor_user_id: str, scheduled_at: datetime, now: datetime) -> None:
+    """Schedule the post for `scheduled_at` with a fingerprint of its content as it is now."""
+    post.scheduled_at = scheduled_at
     post.status = PostStatus.SCHEDULED.value
     post.approved_by = actor_user_id
     post.approved_at = now
@@ -423,7 +429,6 @@ def approve(
     post.create_sent_at = None
     post.lease_expires_at = None
     post.updated_at = now
-    audit(session, post, "approved", now, detail=f"scheduled_at={when.isoformat()}")
 
 
 def unschedule(session: Session, post: Post, *, team_id: str, actor_user_id: str, expected_revision: int | None, now: datetime) -> None:
@@ -461,16 +466,8 @@ def resolve_outcome_unknown(session: Session, post: Post, *, team_id: str, actor
         audit(session, post, "published_confirmed_by_owner", now)
         return
     check_posting_rights(rights, post.author_organization_id)
-    post.scheduled_at = now
-    post.status = PostStatus.SCHEDULED.value
-    post.approved_by = actor_user_id
-    post.approved_at = now
-    post.approval_fingerprint = fingerprint(post)
-    post.create_sent_at = None
-    post.attempts = 0
-    post.failure_reason = None
     post.revision += 1
-    post.updated_at = now
+    _record_approval(post, actor_user_id, now, now)
     audit(session, post, "approved_again_after_unknown_outcome", now)
 
 
