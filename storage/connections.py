@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from storage.models import LinkedInConnection
+from storage.posts import PostingRights
 from storage.vault import TokenContext, TokenVault
 
 KIND = "linkedin_connection"
@@ -125,6 +126,14 @@ def connection_summary(session: Session, team_id: str, user_id: str) -> LinkedIn
             LinkedInConnection.team_id == team_id, LinkedInConnection.user_id == user_id
         )
     )
+
+
+def posting_rights(session: Session, team_id: str, user_id: str) -> PostingRights | None:
+    """Return what the user's LinkedIn connection allows, without decrypting any token."""
+    row = connection_summary(session, team_id, user_id)
+    if row is None:
+        return None
+    return PostingRights(scopes=frozenset(row.scopes or ()), organization_ids=tuple(row.organization_ids or ()))
 
 
 def delete_connection(session: Session, team_id: str, user_id: str) -> bool:

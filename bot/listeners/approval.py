@@ -20,7 +20,6 @@ from bot.listeners.drafting import (
     card_context,
     dm_channel,
     kick,
-    posting_rights,
     refresh_card,
     refresh_home,
     user_tz,
@@ -32,6 +31,7 @@ from bot.views import draft_card as card_view
 from bot.views import drafts_list as list_view
 from bot.views import modals
 from storage import conversations
+from storage.connections import posting_rights
 from storage.db import transaction
 from storage.models import Post, PostStatus, Task
 from storage.posts import (

@@ -36,7 +36,7 @@ from storage.connections import connection_summary
 from storage.db import transaction
 from storage.events import claim_event
 from storage.models import Post, SlackUser, Task
-from storage.posts import PostingRights, PostRuleError, create_draft, revise_from_agent
+from storage.posts import PostRuleError, create_draft, revise_from_agent
 
 logger = logging.getLogger(__name__)
 
@@ -106,14 +106,6 @@ def _store_tz(services: Services, team_id: str, user_id: str, tz: str) -> None:
     except IntegrityError:
         # Another request created the row at the same moment; its value is as fresh.
         logger.info("time zone of team %s user %s was cached by a concurrent request", team_id, user_id)
-
-
-def posting_rights(session, team_id: str, user_id: str) -> PostingRights | None:
-    """What the user's LinkedIn connection allows, read without decrypting any token."""
-    row = connection_summary(session, team_id, user_id)
-    if row is None:
-        return None
-    return PostingRights(scopes=frozenset(row.scopes or ()), organization_ids=tuple(row.organization_ids or ()))
 
 
 def card_context(services: Services, session, team_id: str, user_id: str, tz_name: str) -> card_view.CardContext:

@@ -18,7 +18,7 @@ import logging
 from bot import notify
 from bot.views import notices
 from storage import posts as lifecycle
-from storage.connections import connection_summary
+from storage.connections import posting_rights
 from storage.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -79,13 +79,6 @@ def _post_of(body: dict) -> tuple[int, int]:
     return notices.parse_post_value(body["actions"][0]["value"])
 
 
-def _rights(session, team_id: str, user_id: str) -> lifecycle.PostingRights | None:
-    row = connection_summary(session, team_id, user_id)
-    if row is None:
-        return None
-    return lifecycle.PostingRights(scopes=frozenset(row.scopes or ()), organization_ids=tuple(row.organization_ids or ()))
-
-
 def _approve_for_now(services, body: dict, respond, success: str) -> None:
     team_id, user_id = _actor(body)
     post_id, revision = _post_of(body)
@@ -95,7 +88,7 @@ def _approve_for_now(services, body: dict, respond, success: str) -> None:
             post = lifecycle.get_post(session, post_id, for_update=True)
             lifecycle.approve(
                 session, post, team_id=team_id, actor_user_id=user_id, expected_revision=revision,
-                scheduled_at=None, rights=_rights(session, team_id, user_id), now=now,
+                scheduled_at=None, rights=posting_rights(session, team_id, user_id), now=now,
             )
     except lifecycle.AlreadyScheduled:
         _tell(services, body, respond, *notices.action_result("This post is already queued to publish."))
@@ -119,7 +112,7 @@ def _resolve(services, body: dict, respond, was_published: bool) -> None:
             post = lifecycle.get_post(session, post_id, for_update=True)
             lifecycle.resolve_outcome_unknown(
                 session, post, team_id=team_id, actor_user_id=user_id, was_published=was_published,
-                rights=_rights(session, team_id, user_id), now=now,
+                rights=posting_rights(session, team_id, user_id), now=now,
             )
     except lifecycle.PostRuleError as error:
         logger.info("outcome decision refused for team %s user %s post %s: %s", team_id, user_id, post_id, type(error).__name__)
