@@ -44,3 +44,6 @@ def configure_logging(level: str) -> None:
     root.setLevel(level.upper())
     # urllib3 logs full request URLs at DEBUG, which may carry OAuth codes.
     logging.getLogger("urllib3").setLevel(max(logging.INFO, root.level))
+    # Alembic lists each of its plugins at INFO on every start; the migrations it runs are
+    # logged by alembic.runtime.migration, which stays.
+    logging.getLogger("alembic.runtime.plugins").setLevel(max(logging.WARNING, root.level))

@@ -104,10 +104,10 @@ class WorkerJobs:
         return [("recover", self.recover), ("publish", self.publish), ("reminders", self.remind), ("clean-up", self.clean_up)]
 
     def add_to(self, scheduler: BaseScheduler) -> None:
-        scheduler.add_job(self._logged("publish", self.publish), "interval", seconds=PUBLISH_SECONDS, id="publish")
-        scheduler.add_job(self._logged("recover", self.recover), "interval", seconds=RECOVER_SECONDS, id="recover", next_run_time=self.services.clock())
-        scheduler.add_job(self._logged("reminders", self.remind), "interval", minutes=REMINDER_MINUTES, id="reminders", next_run_time=self.services.clock())
-        scheduler.add_job(self._logged("clean-up", self.clean_up), "interval", minutes=REMINDER_MINUTES, id="clean-up")
+        scheduler.add_job(self._logged("publish", self.publish), "interval", seconds=PUBLISH_SECONDS, id="publish", name="publish")
+        scheduler.add_job(self._logged("recover", self.recover), "interval", seconds=RECOVER_SECONDS, id="recover", name="recover", next_run_time=self.services.clock())
+        scheduler.add_job(self._logged("reminders", self.remind), "interval", minutes=REMINDER_MINUTES, id="reminders", name="reminders", next_run_time=self.services.clock())
+        scheduler.add_job(self._logged("clean-up", self.clean_up), "interval", minutes=REMINDER_MINUTES, id="clean-up", name="clean-up")
 
     def start_tasks(self) -> None:
         """Run durable tasks on the runner's own threads, woken by new tasks on PostgreSQL."""
