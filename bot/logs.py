@@ -47,3 +47,6 @@ def configure_logging(level: str) -> None:
     # Alembic lists each of its plugins at INFO on every start; the migrations it runs are
     # logged by alembic.runtime.migration, which stays.
     logging.getLogger("alembic.runtime.plugins").setLevel(max(logging.WARNING, root.level))
+    # APScheduler logs two lines per job run at INFO, and the publisher runs every second;
+    # the jobs log what they did themselves. Misfires and errors are warnings and stay.
+    logging.getLogger("apscheduler.executors").setLevel(max(logging.WARNING, root.level))
