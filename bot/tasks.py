@@ -73,7 +73,8 @@ def enqueue_now(services: Services, *, kind: str, team_id: str, user_id: str, pa
     """Store one task in its own transaction, as cheaply as possible, before an acknowledgement.
 
     On PostgreSQL the insert and the NOTIFY are one statement in autocommit mode, so the
-    task costs one round trip to the database instead of four.
+    task costs one round trip to the database instead of four (BEGIN, INSERT, NOTIFY and
+    COMMIT through a session).
     """
     now = services.clock()
     values = dict(kind=kind, team_id=team_id, user_id=user_id, payload=payload, status=TaskStatus.PENDING.value,
@@ -90,7 +91,7 @@ def enqueue_now(services: Services, *, kind: str, team_id: str, user_id: str, pa
 
 
 class TaskRunner:
-    """Runs pending tasks on a small thread pool. One per process."""
+    """The runner of pending tasks on a small thread pool, one per process."""
 
     def __init__(self, services: Services, handlers: dict[str, TaskHandler] | None = None, workers: int = 4, run_on_kick: bool = False):
         """`run_on_kick` runs ready tasks on the caller's thread when kicked, for tests."""

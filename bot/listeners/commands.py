@@ -85,7 +85,7 @@ def run_subcommand(services, task: Task) -> None:
 
 
 def _task_payload(body: dict) -> dict:
-    """The fields of a slash command that a deferred subcommand reads; no token, no trigger_id."""
+    """Return the fields of a slash command that a deferred subcommand reads, without the token or trigger_id."""
     return {key: body.get(key, "") for key in ("team_id", "user_id", "channel_id", "text", "response_url", "enterprise_id")}
 
 
@@ -105,7 +105,7 @@ def _request(services, body: dict, args: str, *, respond, client) -> CommandRequ
 
 
 def webhook_responder(response_url: str):
-    """Return a function that replies like Bolt's respond(): ephemeral unless told otherwise."""
+    """Return a function that replies like Bolt's respond(): ephemeral unless `response_type` is given."""
     webhook = WebhookClient(response_url)
 
     def respond(text: str = "", blocks: list | None = None, response_type: str = "ephemeral", **options) -> None:
