@@ -25,6 +25,7 @@ from bot.listeners.drafting import (
     user_tz,
 )
 from bot.listeners.messages import ATTACH
+from bot.reminders import send_expiry_reminders
 from bot.subcommands import CommandRequest, subcommand
 from bot.tasks import enqueue, enqueue_now, task_handler
 from bot.views import draft_card as card_view
@@ -160,6 +161,9 @@ def card_action(services: Services, body: dict, client, action: dict) -> None:
         if message:
             tell(services, body, client, message)
     refresh_home(services, team_id, owner)
+    if action_id in (card_view.APPROVE_SCHEDULE, card_view.APPROVE_NOW):
+        # A post scheduled after the LinkedIn token expires gets its reminder now.
+        send_expiry_reminders(services, team_id=team_id, user_id=owner)
     kick(services)
 
 
@@ -354,6 +358,8 @@ def write_submitted(services: Services, ack, body: dict, view: dict, client) -> 
     logger.info("post %s saved from the write modal for team %s user %s (approved: %s)", post_id, team_id, user_id, approved)
     refresh_card(services, client, post_id)
     refresh_home(services, team_id, user_id)
+    if approved:
+        send_expiry_reminders(services, team_id=team_id, user_id=user_id)
     kick(services)
 
 

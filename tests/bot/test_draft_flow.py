@@ -280,3 +280,25 @@ def test_without_api_key_offers_writing_by_hand(harness_without_ai):
     assert "home_write_post" in json.dumps(message["blocks"])
     with harness_without_ai.services.sessions() as session:
         assert session.query(ConversationTurn).count() == 0
+
+
+def test_approval_after_token_expiry_reminds_at_once(harness):
+    connect(harness)  # the access token expires 60 days after 2027-01-01, with no refresh token
+    post = load_post(harness, start_by_dm(harness))
+
+    click(harness, post, "card_approve_schedule", date="2027-03-10", time="10:00")
+
+    assert load_post(harness, post.id).status == PostStatus.SCHEDULED
+    reminders = [m for m in harness.fake_slack.messages() if "home_connect_linkedin" in json.dumps(m.get("blocks") or [])]
+    assert len(reminders) == 1
+    assert "1 scheduled post is due after that" in json.dumps(reminders[0]["blocks"])
+
+
+def test_approval_before_token_expiry_sends_no_reminder(harness):
+    connect(harness)
+    post = load_post(harness, start_by_dm(harness))
+
+    click(harness, post, "card_approve_schedule", date="2027-01-05", time="10:00")
+
+    reminders = [m for m in harness.fake_slack.messages() if "home_connect_linkedin" in json.dumps(m.get("blocks") or [])]
+    assert reminders == []
