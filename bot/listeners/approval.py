@@ -12,10 +12,10 @@ import json
 import logging
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot import times
 from bot.context import Services
+from bot.listeners.deferred import durable_action
 from bot.listeners.drafting import (
     card_context,
     dm_channel,
@@ -27,14 +27,14 @@ from bot.listeners.drafting import (
 from bot.listeners.messages import ATTACH
 from bot.reminders import send_expiry_reminders
 from bot.subcommands import CommandRequest, subcommand
-from bot.tasks import enqueue, enqueue_now, task_handler
+from bot.tasks import enqueue
 from bot.views import draft_card as card_view
 from bot.views import drafts_list as list_view
 from bot.views import modals
 from storage import conversations
 from storage.connections import posting_rights
 from storage.db import transaction
-from storage.models import Post, PostStatus, Task
+from storage.models import Post, PostStatus
 from storage.posts import (
     AlreadyScheduled,
     CannotPostAs,
@@ -56,8 +56,6 @@ from storage.posts import (
 
 logger = logging.getLogger(__name__)
 
-# Task kind of a card or Home button click, applied after the acknowledgement.
-CARD_ACTION = "slack.card_action"
 HOME_WRITE = "home_write_post"
 
 
@@ -414,7 +412,7 @@ def register(app, services: Services) -> None:
     changes = (card_view.APPROVE_SCHEDULE, card_view.APPROVE_NOW, card_view.SAVE, card_view.DISCARD, card_view.UNSCHEDULE,
                list_view.POST_UNSCHEDULE, list_view.POST_DISCARD)
     for action_id in changes:
-        app.action(action_id)(_change_listener(services))
+        durable_action(app, services, action_id, _apply_stored_click)
 
     @app.action(card_view.EDIT)
     @app.action(list_view.POST_EDIT)
@@ -445,30 +443,6 @@ def register(app, services: Services) -> None:
         alt_text_submitted(services, ack, body, view, client)
 
 
-def _change_listener(services: Services):
-    def listener(ack, body, action):
-        # Stored before the acknowledgement, so a restart right after it loses no click.
-        try:
-            enqueue_now(services, kind=CARD_ACTION, team_id=_team(body), user_id=body["user"]["id"],
-                        payload={"body": _card_body(body), "action": action})
-        except SQLAlchemyError:
-            logger.exception("could not store %s for team %s user %s", action.get("action_id"), _team(body), body["user"]["id"])
-            ack()
-            return
-        ack()
-        kick(services)
-
-    return listener
-
-
-@task_handler(CARD_ACTION)
-def run_card_action(services: Services, task: Task) -> None:
-    """Apply a stored click. A click applied twice is refused by the revision check."""
-    card_action(services, task.payload["body"], services.slack.client_for(task.team_id), task.payload["action"])
-
-
-def _card_body(body: dict) -> dict:
-    """The parts of a block_actions payload that `card_action` reads: no token, no view blocks."""
-    kept = {key: body[key] for key in ("user", "team", "enterprise", "container", "channel", "state") if key in body}
-    kept["state"] = kept.get("state") or (body.get("view") or {}).get("state") or {}
-    return kept
+def _apply_stored_click(services: Services, body: dict, _respond) -> None:
+    """Apply a stored card or Home click. Applied twice, it is refused by the revision check."""
+    card_action(services, body, services.slack.client_for(_team(body)), body["actions"][0])

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 
-from slack_sdk.webhook import WebhookClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import connect, notify
+from bot.listeners.deferred import webhook_responder
 from bot.subcommands import SUBCOMMANDS, CommandRequest, subcommand
 from bot.tasks import enqueue_now, task_handler
 from bot.views.connection import connect_blocks, delete_my_data_blocks, status_text
@@ -102,18 +102,6 @@ def _request(services, body: dict, args: str, *, respond, client) -> CommandRequ
         client=client,
         body=body,
     )
-
-
-def webhook_responder(response_url: str):
-    """Return a function that replies like Bolt's respond(): ephemeral unless `response_type` is given."""
-    webhook = WebhookClient(response_url)
-
-    def respond(text: str = "", blocks: list | None = None, response_type: str = "ephemeral", **options) -> None:
-        response = webhook.send(text=text, blocks=blocks, response_type=response_type, **options)
-        if response.status_code != 200:
-            logger.warning("reply to a slash command failed with HTTP %s", response.status_code)
-
-    return respond
 
 
 def dispatch(name: str, request: CommandRequest) -> None:

@@ -1,7 +1,9 @@
 """Buttons of the LinkedIn connection: connect link, Home connect/disconnect, delete my data.
 
-Every listener acks first. Disconnecting revokes the token at LinkedIn only after the row
-is deleted and the user has a reply. The token stays in memory and never goes into a task.
+Connect opens its modal at once (its trigger_id expires after 3 seconds); Disconnect and
+delete-my-data are stored as durable tasks before the acknowledgement. Disconnecting
+revokes the token at LinkedIn only after the row is deleted and the user has a reply. The
+token stays in memory and never goes into a task.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 from slack_sdk.errors import SlackApiError
 
 from bot import connect, notify
+from bot.listeners.deferred import durable_action
 from bot.views.connection import (
     CONNECT_LINK_ACTION,
     DELETE_MY_DATA_ACTION,
@@ -45,21 +48,23 @@ def register(app, services) -> None:
             logger.warning("opening the connect modal failed for team %s user %s: %s", team_id, user_id, error.response.get("error"))
             notify.dm(services, team_id, user_id, f"Connect your LinkedIn account: {url}")
 
-    @app.action(DISCONNECT_ACTION)
-    def disconnect_from_home(ack, body):
-        ack()
-        team_id, user_id = _ids(body)
-        result = connect.disconnect(services, team_id, user_id)
-        notify.publish_home(services, team_id, user_id)
-        notify.dm(services, team_id, user_id, connect.disconnect_message(result))
-        connect.revoke_quietly(services, result)
+    # Stored before the acknowledgement and run as tasks; the token never goes into one.
+    durable_action(app, services, DISCONNECT_ACTION, _disconnect_from_home)
+    durable_action(app, services, DELETE_MY_DATA_ACTION, _delete_my_data)
 
-    @app.action(DELETE_MY_DATA_ACTION)
-    def delete_my_data(ack, body, respond):
-        ack()
-        team_id, user_id = _ids(body)
-        counts, tokens = connect.delete_my_data(services, team_id, user_id)
-        respond(text=erased_message(counts), replace_original=True)
-        # The regular Home would cache the user's time zone again, so a fixed view is shown.
-        notify.publish_view(services, team_id, user_id, erased_view())
-        connect.revoke_quietly(services, tokens)
+
+def _disconnect_from_home(services, body: dict, _respond) -> None:
+    team_id, user_id = _ids(body)
+    result = connect.disconnect(services, team_id, user_id)
+    notify.publish_home(services, team_id, user_id)
+    notify.dm(services, team_id, user_id, connect.disconnect_message(result))
+    connect.revoke_quietly(services, result)
+
+
+def _delete_my_data(services, body: dict, respond) -> None:
+    team_id, user_id = _ids(body)
+    counts, tokens = connect.delete_my_data(services, team_id, user_id)
+    respond(text=erased_message(counts), replace_original=True)
+    # The regular Home would cache the user's time zone again, so a fixed view is shown.
+    notify.publish_view(services, team_id, user_id, erased_view())
+    connect.revoke_quietly(services, tokens)

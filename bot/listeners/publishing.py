@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from bot import notify
+from bot.listeners.deferred import durable_action
 from bot.views import notices
 from storage import posts as lifecycle
 from storage.connections import posting_rights
@@ -27,15 +28,11 @@ logger = logging.getLogger(__name__)
 def register(app, services) -> None:
     """Add this module's listeners to the Bolt app."""
 
-    @app.action(notices.PUBLISH_NOW)
-    def publish_missed_now(ack, body, respond):
-        ack()
-        _approve_for_now(services, body, respond, "Publishing your post now. You will get a message when it is on LinkedIn.")
-
-    @app.action(notices.POST_RETRY)
-    def retry_failed(ack, body, respond):
-        ack()
-        _approve_for_now(services, body, respond, "Trying your post again now. You will get a message when it is on LinkedIn.")
+    # Buttons that change a post are stored before the acknowledgement and run as tasks.
+    durable_action(app, services, notices.PUBLISH_NOW, _publish_missed_now)
+    durable_action(app, services, notices.POST_RETRY, _retry_failed)
+    durable_action(app, services, notices.OUTCOME_PUBLISHED, _confirm_published)
+    durable_action(app, services, notices.OUTCOME_PUBLISH_AGAIN, _publish_again)
 
     @app.action(notices.RESCHEDULE)
     def reschedule_missed(ack, body, respond):
@@ -58,15 +55,21 @@ def register(app, services) -> None:
         )
         _tell(services, body, respond, text, blocks)
 
-    @app.action(notices.OUTCOME_PUBLISHED)
-    def confirm_published(ack, body, respond):
-        ack()
-        _resolve(services, body, respond, was_published=True)
 
-    @app.action(notices.OUTCOME_PUBLISH_AGAIN)
-    def publish_again(ack, body, respond):
-        ack()
-        _resolve(services, body, respond, was_published=False)
+def _publish_missed_now(services, body: dict, respond) -> None:
+    _approve_for_now(services, body, respond, "Publishing your post now. You will get a message when it is on LinkedIn.")
+
+
+def _retry_failed(services, body: dict, respond) -> None:
+    _approve_for_now(services, body, respond, "Trying your post again now. You will get a message when it is on LinkedIn.")
+
+
+def _confirm_published(services, body: dict, respond) -> None:
+    _resolve(services, body, respond, was_published=True)
+
+
+def _publish_again(services, body: dict, respond) -> None:
+    _resolve(services, body, respond, was_published=False)
 
 
 def _actor(body: dict) -> tuple[str, str]:
