@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import times
 from bot.context import Services
-from bot.listeners.deferred import durable_action
+from bot.listeners.deferred import durable_action, durable_work
 from bot.listeners.drafting import (
     card_context,
     dm_channel,
@@ -409,10 +409,8 @@ def drafts_command(request: CommandRequest) -> None:
 
 def register(app, services: Services) -> None:
     """Add the card, Home and write-modal listeners to the Bolt app."""
-    changes = (card_view.APPROVE_SCHEDULE, card_view.APPROVE_NOW, card_view.SAVE, card_view.DISCARD, card_view.UNSCHEDULE,
-               list_view.POST_UNSCHEDULE, list_view.POST_DISCARD)
-    for action_id in changes:
-        durable_action(app, services, action_id, _apply_stored_click)
+    for action_id in DURABLE_CLICKS:
+        durable_action(app, services, action_id)
 
     @app.action(card_view.EDIT)
     @app.action(list_view.POST_EDIT)
@@ -446,3 +444,11 @@ def register(app, services: Services) -> None:
 def _apply_stored_click(services: Services, body: dict, _respond) -> None:
     """Apply a stored card or Home click. Applied twice, it is refused by the revision check."""
     card_action(services, body, services.slack.client_for(_team(body)), body["actions"][0])
+
+
+# Card and Home buttons that change a post, each applied as a durable task.
+DURABLE_CLICKS = durable_work({
+    action_id: _apply_stored_click
+    for action_id in (card_view.APPROVE_SCHEDULE, card_view.APPROVE_NOW, card_view.SAVE, card_view.DISCARD,
+                      card_view.UNSCHEDULE, list_view.POST_UNSCHEDULE, list_view.POST_DISCARD)
+})

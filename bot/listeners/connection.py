@@ -13,7 +13,7 @@ import logging
 from slack_sdk.errors import SlackApiError
 
 from bot import connect, notify
-from bot.listeners.deferred import durable_action
+from bot.listeners.deferred import durable_action, durable_work
 from bot.views.connection import (
     CONNECT_LINK_ACTION,
     DELETE_MY_DATA_ACTION,
@@ -49,8 +49,8 @@ def register(app, services) -> None:
             notify.dm(services, team_id, user_id, f"Connect your LinkedIn account: {url}")
 
     # Stored before the acknowledgement and run as tasks; the token never goes into one.
-    durable_action(app, services, DISCONNECT_ACTION, _disconnect_from_home)
-    durable_action(app, services, DELETE_MY_DATA_ACTION, _delete_my_data)
+    for action_id in DURABLE_CLICKS:
+        durable_action(app, services, action_id)
 
 
 def _disconnect_from_home(services, body: dict, _respond) -> None:
@@ -68,3 +68,6 @@ def _delete_my_data(services, body: dict, respond) -> None:
     # The regular Home would cache the user's time zone again, so a fixed view is shown.
     notify.publish_view(services, team_id, user_id, erased_view())
     connect.revoke_quietly(services, tokens)
+
+
+DURABLE_CLICKS = durable_work({DISCONNECT_ACTION: _disconnect_from_home, DELETE_MY_DATA_ACTION: _delete_my_data})

@@ -1,7 +1,8 @@
 """Buttons whose work is stored as a durable task before Slack gets its acknowledgement.
 
+`durable_work` registers, at import, the work each such button runs as a task, and
 `durable_action` registers a block action listener that stores the parts of the payload
-its work needs, acknowledges, and wakes the task runner. The work then runs in the worker
+that work needs, acknowledges, and wakes the task runner. The work then runs in the worker
 (or in `companycore run`'s one process), with a `respond` that posts to the click's
 response_url. A restart between the click and the work loses nothing, and the web process
 never spends the acknowledgement's time on it. Buttons that open a modal cannot be
@@ -60,9 +61,35 @@ def _team_and_user(body: dict) -> tuple[str, str]:
     return team, user.get("id", "")
 
 
-def durable_action(app, services: Services, action_id: str, work: ActionWork) -> None:
-    """Register `action_id` so that `work` runs as a durable task after the acknowledgement."""
-    kind = f"slack.action.{action_id}"
+def task_kind(action_id: str) -> str:
+    return f"slack.action.{action_id}"
+
+
+def durable_work(works: dict[str, ActionWork]) -> dict[str, ActionWork]:
+    """Register the task handlers of deferred buttons ({action_id: work}) and return them.
+
+    Call it at module level, so a worker process that only imports the listener modules
+    can run the stored clicks without building the Bolt app.
+    """
+    for action_id, work in works.items():
+        task_handler(task_kind(action_id))(_stored_action_runner(work))
+    return works
+
+
+def _stored_action_runner(work: ActionWork) -> Callable[[Services, Task], None]:
+    def run_stored_action(services: Services, task: Task) -> None:
+        body = task.payload
+        work(services, body, webhook_responder(body.get("response_url", "")))
+
+    return run_stored_action
+
+
+def durable_action(app, services: Services, action_id: str) -> None:
+    """Register a listener that stores a click on `action_id` as a task, then acknowledges.
+
+    The task's work must have been registered with `durable_work`.
+    """
+    kind = task_kind(action_id)
 
     @app.action(action_id)
     def store_then_ack(ack, body):
@@ -78,8 +105,3 @@ def durable_action(app, services: Services, action_id: str, work: ActionWork) ->
             return
         ack()
         services.task_runner.kick()
-
-    @task_handler(kind)
-    def run_stored_action(task_services: Services, task: Task) -> None:
-        body = task.payload
-        work(task_services, body, webhook_responder(body.get("response_url", "")))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 
 from bot import notify
-from bot.listeners.deferred import durable_action
+from bot.listeners.deferred import durable_action, durable_work
 from bot.views import notices
 from storage import posts as lifecycle
 from storage.connections import posting_rights
@@ -29,10 +29,8 @@ def register(app, services) -> None:
     """Add this module's listeners to the Bolt app."""
 
     # Buttons that change a post are stored before the acknowledgement and run as tasks.
-    durable_action(app, services, notices.PUBLISH_NOW, _publish_missed_now)
-    durable_action(app, services, notices.POST_RETRY, _retry_failed)
-    durable_action(app, services, notices.OUTCOME_PUBLISHED, _confirm_published)
-    durable_action(app, services, notices.OUTCOME_PUBLISH_AGAIN, _publish_again)
+    for action_id in DURABLE_CLICKS:
+        durable_action(app, services, action_id)
 
     @app.action(notices.RESCHEDULE)
     def reschedule_missed(ack, body, respond):
@@ -145,3 +143,11 @@ def _tell(services, body: dict, respond, text: str, blocks: list, replace: bool 
         return
     team_id, user_id = _actor(body)
     notify.dm(services, team_id, user_id, text, blocks)
+
+
+DURABLE_CLICKS = durable_work({
+    notices.PUBLISH_NOW: _publish_missed_now,
+    notices.POST_RETRY: _retry_failed,
+    notices.OUTCOME_PUBLISHED: _confirm_published,
+    notices.OUTCOME_PUBLISH_AGAIN: _publish_again,
+})

@@ -1,5 +1,11 @@
 """Work accepted from Slack is stored before the acknowledgement and survives a restart."""
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from sqlalchemy import select
 
 from bot.tasks import TaskRunner
@@ -35,3 +41,40 @@ def test_command_survives_restart_before_it_ran(app_harness):
         done = session.scalar(select(Task))
     assert done.status == TaskStatus.DONE
     assert done.payload == {}
+
+
+WORKER_HANDLERS_SCRIPT = """
+import importlib, json, sys
+from bot.app import LISTENER_MODULES, build_app, build_services_for_app
+from bot.settings import load_settings
+from bot.tasks import TASK_HANDLERS
+
+for name in LISTENER_MODULES:
+    importlib.import_module(name)
+imported = set(TASK_HANDLERS)
+settings = load_settings(dotenv_path=None)
+build_app(build_services_for_app(settings))
+print(json.dumps({"imported": sorted(imported), "built": sorted(TASK_HANDLERS)}))
+"""
+
+
+def test_worker_knows_every_task_kind(tmp_path):
+    """A worker imports the listener modules but builds no Bolt app; it must still run every task."""
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "LINKEDIN_", "OPENAI_"))}
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}",
+        TOKEN_ENCRYPTION_KEY="q5w1mXz0bJ0cS7k0yVb0pGj3sYwq8s8u0hH2Yk6o9dE=",
+        SLACK_BOT_TOKEN="xoxb-test-token",
+        SLACK_SIGNING_SECRET="secret",
+        SLACK_API_URL="http://127.0.0.1:9/api/",
+        LINKEDIN_CLIENT_ID="id",
+        LINKEDIN_CLIENT_SECRET="secret",
+        PYTHONPATH=str(Path(__file__).resolve().parents[2]),
+    )
+    result = subprocess.run([sys.executable, "-c", WORKER_HANDLERS_SCRIPT], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    kinds = json.loads(result.stdout.strip().splitlines()[-1])
+    assert kinds["built"] == kinds["imported"]
+    assert "slack.action.card_approve_schedule" in kinds["imported"]
