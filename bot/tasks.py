@@ -205,8 +205,11 @@ class TaskRunner:
             session.expunge(task)
         handler = self.handlers.get(task.kind)
         if handler is None:
-            logger.error("no handler for task %s of kind %s", task.id, task.kind)
-            self._finish(task.id, TaskStatus.FAILED, f"no handler for {task.kind}")
+            # During a rolling deploy a newer web process may store a kind this older
+            # worker does not know yet; a newer worker picks it up on a later try.
+            status = TaskStatus.FAILED if task.attempts >= MAX_ATTEMPTS else TaskStatus.PENDING
+            logger.error("no handler for task %s of kind %s (attempt %d)", task.id, task.kind, task.attempts)
+            self._finish(task.id, status, f"no handler for {task.kind}")
             return
         try:
             handler(self.services, task)
