@@ -129,8 +129,7 @@ class Publisher:
         self._notifications: set[Future] = set()
         self._notifications_lock = threading.Lock()
         self._stopping = threading.Event()
-        # Owners told to reconnect by this process, so a burst of 401s sends one DM.
-        # When this worker last sent each owner a reconnect DM, to send one per outage.
+        # When this worker last sent each owner a reconnect DM, so a burst of 401s sends one.
         self._reconnect_told: dict[tuple[str, str], datetime] = {}
         self._reconnect_lock = threading.Lock()
 

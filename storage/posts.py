@@ -212,6 +212,15 @@ def _ensure_revision(post: Post, expected_revision: int | None) -> None:
         raise OutOfDate()
 
 
+def check_card(post: Post, *, team_id: str, actor_user_id: str, expected_revision: int | None) -> None:
+    """Raise NotOwner or OutOfDate unless the owner acts on a card of the current revision.
+
+    For actions that change nothing yet, such as opening the edit form.
+    """
+    _ensure_owner(post, team_id, actor_user_id)
+    _ensure_revision(post, expected_revision)
+
+
 def _void_approval(post: Post) -> None:
     post.approved_by = None
     post.approved_at = None

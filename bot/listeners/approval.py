@@ -43,6 +43,7 @@ from storage.posts import (
     OutOfDate,
     PostRuleError,
     approve,
+    check_card,
     create_draft,
     discard,
     edit_post,
@@ -237,10 +238,7 @@ def open_edit(services: Services, body: dict, client, value: str) -> None:
     with services.sessions() as session:
         try:
             post = get_post(session, post_id)
-            if post.owner_user_id != user_id or post.team_id != team_id:
-                raise PostRuleError("Only the person who wrote this post can change, approve or discard it.")
-            if post.revision != revision:
-                raise OutOfDate()
+            check_card(post, team_id=team_id, actor_user_id=user_id, expected_revision=revision)
         except PostRuleError as error:
             tell(services, body, client, str(error))
             return
@@ -254,10 +252,7 @@ def open_alt_text(services: Services, body: dict, client, value: str) -> None:
     with services.sessions() as session:
         try:
             post = get_post(session, post_id)
-            if post.owner_user_id != user_id or post.team_id != team_id:
-                raise PostRuleError("Only the person who wrote this post can change, approve or discard it.")
-            if post.revision != revision:
-                raise OutOfDate()
+            check_card(post, team_id=team_id, actor_user_id=user_id, expected_revision=revision)
             image = next((i for i in post.images if str(i.id) == image_id), None)
             if image is None:
                 raise PostRuleError("That image is no longer attached to the post.")
