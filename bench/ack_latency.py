@@ -8,15 +8,17 @@ database, and stores `--users` connected users and one draft per Approve click. 
 two apps with the Procfile's web command (gunicorn, 2 workers of 8 threads), bound to
 127.0.0.1:
 
-- the product, `bot.wsgi:application`, with the Procfile's options;
+- the product, `bot.wsgi:application`, with the Procfile's options, and the Procfile's
+  `companycore worker`, which does the work the web processes store;
 - bench/minimal_app.py, a Bolt app that only acknowledges, with the same options except
   the product's gunicorn config file, whose hooks build the product's app.
 
 Then `--concurrency` clients send signed requests to each app in turn: warm-up requests
 first, then `--requests` measured ones. Each Approve click approves a fresh draft with the
 card's date and time pickers filled in, the path a user's first click takes. The latency
-is the client's time from sending a request to reading the 200 response, which Bolt sends
-as soon as the listener calls ack(); the work after it runs on Bolt's listener threads.
+is the client's time from sending a request to reading the 200 response. Bolt sends that
+response as soon as the listener calls ack(), which the product does right after storing
+the request as a durable task; the worker does the rest.
 Targets: p99 under 100 ms and at most 1.5 times the minimal app's p99.
 """
 
@@ -142,9 +144,9 @@ def start_apps(apps: dict, workers: list, fake_slack, fake_linkedin, database_ur
         process = common.start_process(common.gunicorn_command(module, port, keep_config=keep_config), environ, logs / f"{module.split(':')[0]}.log")
         apps[name] = (f"http://{common.HOST}:{port}", process)
         if keep_config:
-            # In production the worker runs on its own machine (a separate dyno or
-            # container); here it shares the two cores, so it runs at the lowest CPU
-            # priority to leave the web processes the share they would have alone.
+            # In production the worker runs on its own machine, a separate dyno or container.
+            # Here it shares the two cores, so it runs at the lowest CPU priority to leave the
+            # web processes the share they would have alone.
             worker = ["nice", "-n", "19", *common.worker_command()] if nice_worker else common.worker_command()
             workers.append(common.start_process(worker, environ, logs / "worker.log"))
     for url, process in apps.values():

@@ -1,6 +1,6 @@
 """The AI drafting agent: one Chat Completions call that turns a conversation into a draft.
 
-The agent only writes text. It must never approve, schedule or publish anything: its answer
+The agent only writes text. It must never approve, schedule or publish anything. Its output
 goes through `storage.posts.revise_from_agent` like any other edit, and its owner approves
 the result by hand. Neither the prompt nor a log line carries a token; log lines never carry
 the post's text or the user's messages either.
@@ -101,7 +101,7 @@ def system_prompt(profile: ProfileFields) -> str:
 def build_messages(profile: ProfileFields, turns: Sequence[Turn]) -> list[dict]:
     """Build the Chat Completions messages: the system prompt, then every stored turn.
 
-    Assistant turns are stored as the JSON the model returned, so the model sees its own
+    Assistant turns are stored as the JSON the model returned, so the model gets its own
     earlier drafts in the same shape it must respond in.
     """
     messages = [{"role": "system", "content": system_prompt(profile)}]
@@ -162,7 +162,7 @@ def parse_completion(completion) -> AgentReply:
     choice = completion.choices[0] if completion.choices else None
     message = choice.message if choice else None
     if message is None or getattr(message, "refusal", None):
-        logger.warning("the AI model refused the request")
+        logger.warning("the AI model returned a refusal instead of a draft")
         return _raise("The AI model declined to write this post. Reply with a different request, or write the post by hand.")
     if choice.finish_reason == "length":
         logger.warning("the AI model response was cut off by its length limit")

@@ -80,7 +80,7 @@ class Outcome:
 
 @dataclass
 class PassCounts:
-    """What one pass did, by outcome."""
+    """Counts of one pass, by outcome."""
 
     claimed: int = 0
     missed: int = 0
@@ -96,7 +96,7 @@ class PassCounts:
 
 @dataclass(frozen=True)
 class PostJob:
-    """What a claimed post needs for one attempt, read once, so no session stays open."""
+    """The data of a claimed post for one attempt, read once so that no session stays open."""
 
     post_id: int
     team_id: str
@@ -209,8 +209,8 @@ class Publisher:
         try:
             return self.publish(post_id)
         except Exception:
-            # The post keeps its lease; when it runs out, recovery reschedules it if no
-            # create was sent, or asks the owner if one may have been.
+            # The post keeps its lease. When the lease runs out, recovery reschedules the post
+            # if no create was sent, or sends its owner a question if one may have been.
             logger.exception("publishing post %s failed unexpectedly; lease recovery will settle it", post_id)
             return Outcome.SKIPPED
 
@@ -251,12 +251,12 @@ class Publisher:
         except OutcomeUnknown:
             # LinkedIn may have published it. Never retry this create automatically: a
             # second create could publish the post twice.
-            logger.warning("create of %s sent without a clear answer; outcome unknown", job.ids)
+            logger.warning("create of %s was sent but its response was lost or a server error; outcome unknown", job.ids)
             self._mark_unknown(job.post_id, "LinkedIn did not answer clearly after the post was sent.")
             self._settle_unknown(job.post_id)
             return Outcome.OUTCOME_UNKNOWN
         except (LinkedInError, ValueError) as error:
-            # Every other error is an answer proving LinkedIn did not publish (a 4xx, or a
+            # Every other error is a response proving LinkedIn did not publish (a 4xx, or a
             # connection that never opened), so clearing create_sent_at is safe and lets
             # the post take the retry or reconnect path.
             with transaction(self.services.sessions) as session:
@@ -268,7 +268,7 @@ class Publisher:
     def _record_published(self, job: PostJob, urn: str, detail: str = "") -> str:
         # LinkedIn has the post now. If this write fails, the exception leaves the post in
         # `publishing` with create_sent_at set, so lease recovery marks it of unknown
-        # outcome and asks the owner. It must never reach the retry path.
+        # outcome and sends its owner a question. It must never reach the retry path.
         try:
             with transaction(self.services.sessions) as session:
                 lifecycle.mark_published(session, job.post_id, urn, self.services.clock(), detail=detail)
@@ -334,7 +334,7 @@ class Publisher:
             connection,
             access_token=tokens.access_token,
             access_token_expires_at=tokens.expires_at,
-            # An answer without a refresh token keeps the stored one.
+            # A response without a refresh token keeps the stored one.
             refresh_token=tokens.refresh_token or connection.refresh_token,
             refresh_token_expires_at=tokens.refresh_token_expires_at or connection.refresh_token_expires_at,
         )
@@ -367,7 +367,7 @@ class Publisher:
             return self._fail(job, "LinkedIn could not use one of the images. Replace it with another JPEG, PNG or GIF and approve again.", can_retry=False)
         if isinstance(error, ValueError):
             return self._fail(job, f"The post could not be sent as it is: {error}", can_retry=False)
-        logger.warning("LinkedIn refused %s: status=%s code=%s", job.ids, getattr(error, "status", None), getattr(error, "code", None))
+        logger.warning("LinkedIn rejected %s: status=%s code=%s", job.ids, getattr(error, "status", None), getattr(error, "code", None))
         return self._fail(job, f"LinkedIn refused the post: {getattr(error, 'message', str(error))}", can_retry=True)
 
     @staticmethod

@@ -8,8 +8,12 @@ jobs in memory only (MemoryJobStore) and several workers may run side by side. T
   cheap.
 - recover: every 30 s, reschedule or settle posts whose worker died mid-publish.
 - reminders: every 15 minutes, remind owners whose LinkedIn connection expires soon.
-- tasks: every 2 s, run the durable task queue, so accepted Slack work survives a dead
-  web process (standalone worker only; `companycore run` has its own task runner).
+- clean-up: every 15 minutes, delete processed event ids, finished tasks and expired
+  OAuth states.
+
+Besides these jobs, the worker runs the durable task queue (bot.tasks): the work that web
+processes store for each Slack request. A PostgreSQL NOTIFY wakes it when a task arrives,
+and it also polls every 2 s. `companycore run` starts the same jobs and task runner.
 
 `run_worker(settings, once=True)` runs each job once and exits, for cron-only platforms;
 posts then go out at the cron's interval. SIGTERM and SIGINT stop the worker gracefully:
@@ -45,7 +49,7 @@ TASK_SECONDS = 2
 
 JOB_DEFAULTS = {
     # A run that starts late does exactly what an on-time run would, because each job reads
-    # the database; so no run is dropped for lateness (None) and a backlog of missed runs
+    # the database. So no run is dropped for lateness (None), and a backlog of missed runs
     # after a pause collapses into one run (coalesce).
     "misfire_grace_time": None,
     "coalesce": True,

@@ -111,7 +111,7 @@ def describe_status(status: str) -> str:
 
 @dataclass(frozen=True)
 class PostingRights:
-    """What a LinkedIn connection allows, without its tokens."""
+    """The posting rights of a LinkedIn connection, without its tokens."""
 
     scopes: frozenset[str]
     organization_ids: tuple[str, ...] = ()
@@ -158,7 +158,7 @@ def validate_text(text: str) -> None:
 
 
 def earliest_time(now: datetime) -> datetime:
-    """The next whole minute after `now`: the earliest time a post may be scheduled for."""
+    """Return the next whole minute after `now`, the earliest time a post may be scheduled for."""
     floor = now.replace(second=0, microsecond=0)
     return floor + timedelta(minutes=1)
 
@@ -464,7 +464,7 @@ def discard(session: Session, post: Post, *, team_id: str, actor_user_id: str, e
 
 
 def resolve_outcome_unknown(session: Session, post: Post, *, team_id: str, actor_user_id: str, was_published: bool, rights: PostingRights | None, now: datetime) -> None:
-    """The owner checked LinkedIn: record it as published, or approve sending it again now."""
+    """Record the owner's decision after checking LinkedIn: published, or approved to send again now."""
     _ensure_owner(post, team_id, actor_user_id)
     if post.status != PostStatus.OUTCOME_UNKNOWN:
         raise NotAllowedInState(post.status, "resolved")
@@ -511,7 +511,7 @@ def due_filter(now: datetime):
 
 
 def next_due_time(session: Session) -> datetime | None:
-    """The earliest time a scheduled post becomes due, for waking the publisher."""
+    """Return the earliest time a scheduled post becomes due, for waking the publisher."""
     candidates = session.execute(
         select(Post.scheduled_at, Post.next_attempt_at)
         .where(Post.status == PostStatus.SCHEDULED.value)
@@ -710,7 +710,7 @@ def delete_user_posts(session: Session, team_id: str, user_id: str) -> int:
 
 
 def mark_create_sent_if_leased(session: Session, post_id: int, attempt: int, now: datetime, lease: timedelta) -> bool:
-    """Record that the create is about to go out, only if this worker still holds the claim.
+    """Record that the create is about to go out, only while this worker has the claim.
 
     `attempt` is the post's `attempts` value right after this worker claimed it. When the
     lease ran out and another worker claimed the post again, the attempt count moved on, so
@@ -734,9 +734,9 @@ def mark_create_sent_if_leased(session: Session, post_id: int, attempt: int, now
 
 
 def mark_create_rejected(session: Session, post_id: int, now: datetime) -> Post:
-    """Clear `create_sent_at` after LinkedIn answered the create with a definite rejection.
+    """Clear `create_sent_at` after LinkedIn rejected the create for certain.
 
-    Call this only when LinkedIn's answer proves it did not publish (a 4xx, or a connection
+    Call this only when LinkedIn's response proves it did not publish (a 4xx, or a connection
     that never opened), so the post may take the retry or reconnect path. Never call it on
     a timeout, a dropped connection or a 5xx: the post may exist on LinkedIn.
     """

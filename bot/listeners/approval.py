@@ -82,7 +82,7 @@ def tell(services: Services, body: dict, client, text: str, blocks: list[dict] |
 
 
 def rule_message(services: Services, error: PostRuleError, tz_name: str) -> tuple[str, list[dict] | None]:
-    """The text (and blocks with a Connect button, if useful) for a refused change."""
+    """Return the text, and blocks with a Connect button where useful, for a rejected change."""
     if isinstance(error, AlreadyScheduled) and error.scheduled_at is not None:
         text = f"This post is already scheduled for {times.format_local(error.scheduled_at, tz_name)}. Nothing changed."
         return text, None
@@ -120,7 +120,7 @@ def picked_author(body: dict, post: Post) -> str | None:
 
 
 def picked_time(body: dict, post: Post, tz_name: str, *, required: bool):
-    """The UTC time chosen on the card: the pickers' values, else the post's time."""
+    """Return the UTC time chosen on the card: the pickers' values, else the post's time."""
     date_str = (picked(body, card_view.DATE) or {}).get("selected_date")
     time_str = (picked(body, card_view.TIME) or {}).get("selected_time")
     if date_str and time_str:
@@ -147,7 +147,7 @@ def card_action(services: Services, body: dict, client, action: dict) -> None:
             message = apply_action(services, session, post, action_id, body, user_id=user_id, team_id=team_id, revision=revision, tz=tz)
             owner = post.owner_user_id
     except PostRuleError as error:
-        logger.info("%s on post %s refused for team %s user %s: %s", action_id, post_id, team_id, user_id, type(error).__name__)
+        logger.info("%s on post %s rejected for team %s user %s: %s", action_id, post_id, team_id, user_id, type(error).__name__)
         text, blocks = rule_message(services, error, tz)
         tell(services, body, client, text, blocks)
         return

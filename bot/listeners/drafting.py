@@ -1,7 +1,7 @@
 """Drafting with the AI agent: start a draft conversation, revise it, show the card.
 
-Entry points: `/linkedin new <brief>`, the Home button `home_new_ai_draft` (asks for the
-brief in a modal), the message shortcut `draft_from_message`, direct messages (see
+Entry points: `/linkedin new <brief>`, the Home button `home_new_ai_draft` (opens a modal
+for the brief), the message shortcut `draft_from_message`, direct messages (see
 bot.listeners.messages) and the assistant container. Each one stores the post, the user's
 turn and a durable `draft.generate` task in one transaction, and acknowledges Slack; the
 task then posts the thread and the "Drafting…" placeholder, calls the model, and replaces
@@ -243,7 +243,7 @@ def continue_draft(services: Services, session, post: Post, *, user_id: str, mes
 
 @task_handler(GENERATE)
 def generate(services: Services, task: Task) -> None:
-    """Run one model call for a user turn. Safe to run twice: an answered turn is skipped."""
+    """Run one model call for a user turn. Safe to run twice, because a turn that already has a reply is skipped."""
     post_id, turn_id = task.payload["post_id"], task.payload["turn_id"]
     with services.sessions() as session:
         post = session.get(Post, post_id)
@@ -263,7 +263,7 @@ def generate(services: Services, task: Task) -> None:
     try:
         reply = get_agent(services).draft(profile, _with_hand_edits(turns, current_text))
     except AgentError as error:
-        logger.warning("draft %s of team %s user %s got no model answer: %s", post_id, task.team_id, task.user_id, type(error).__name__)
+        logger.warning("draft %s of team %s user %s got no draft from the model: %s", post_id, task.team_id, task.user_id, type(error).__name__)
         configured = not isinstance(error, AgentNotConfigured)
         text = str(error) if configured else NOT_CONFIGURED
         client.chat_update(channel=channel_id, ts=placeholder, text=text, blocks=card_view.notice(text, write_by_hand=True))

@@ -95,7 +95,7 @@ def _approve_for_now(services, body: dict, respond, success: str) -> None:
         _tell(services, body, respond, *notices.action_result("This post is already queued to publish."))
         return
     except lifecycle.PostRuleError as error:
-        logger.info("approval for now refused for team %s user %s post %s: %s", team_id, user_id, post_id, type(error).__name__)
+        logger.info("approval for now rejected for team %s user %s post %s: %s", team_id, user_id, post_id, type(error).__name__)
         _tell(services, body, respond, *notices.action_result(str(error)), replace=False)
         return
 
@@ -116,7 +116,7 @@ def _resolve(services, body: dict, respond, was_published: bool) -> None:
                 rights=posting_rights(session, team_id, user_id), now=now,
             )
     except lifecycle.PostRuleError as error:
-        logger.info("outcome decision refused for team %s user %s post %s: %s", team_id, user_id, post_id, type(error).__name__)
+        logger.info("outcome decision rejected for team %s user %s post %s: %s", team_id, user_id, post_id, type(error).__name__)
         _tell(services, body, respond, *notices.action_result(str(error)), replace=False)
         return
 
@@ -133,11 +133,11 @@ def _respond(respond, text: str, blocks: list, replace: bool = True) -> None:
     try:
         respond(text=text, blocks=blocks, replace_original=replace)
     except Exception:
-        logger.exception("answering a publisher button failed")
+        logger.exception("replying to a publisher button click failed")
 
 
 def _tell(services, body: dict, respond, text: str, blocks: list, replace: bool = True) -> None:
-    """Answer in the message clicked, or by DM for a click in the Home tab (no response_url)."""
+    """Reply in the message clicked, or by DM for a click in the Home tab (no response_url)."""
     if body.get("response_url"):
         _respond(respond, text, blocks, replace)
         return

@@ -37,7 +37,7 @@ CONNECT = "home_connect_linkedin"  # handled by bot.listeners.connection
 
 @dataclass(frozen=True)
 class CardContext:
-    """What the card needs besides the post: names, the owner's zone and the current time."""
+    """The data a card shows besides the post: names, the owner's zone and the current time."""
 
     member_name: str = ""
     pages: list[tuple[str, str]] = field(default_factory=list)  # (organization_id, name)
@@ -100,7 +100,7 @@ def draft_card(post: Post, context: CardContext) -> list[dict]:
 
 
 def card_fallback_text(post: Post) -> str:
-    """The notification text of a card message."""
+    """Return the notification text of a card message."""
     return f"LinkedIn post ({describe_status(post.status)}), {count_chars(post.text):,} characters"
 
 
@@ -232,7 +232,7 @@ def superseded_card(post_id: int) -> list[dict]:
 
 
 def notice(text: str, *, write_by_hand: bool = False, connect: bool = False) -> list[dict]:
-    """A short message with optional "Write by hand" and "Connect LinkedIn" buttons."""
+    """Build a short message with optional "Write by hand" and "Connect LinkedIn" buttons."""
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": escape(text)}}]
     buttons = []
     if write_by_hand:

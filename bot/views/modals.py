@@ -1,7 +1,7 @@
 """Modals of the drafting surface: write or edit a post, alt text of an image, the AI profile.
 
 Pure functions from data to a modal view. The write modal keeps what the user typed in its
-`initial_value`s, and the listener answers a bad submission with field errors, so Slack
+`initial_value`s, and the listener replies to a bad submission with field errors, so Slack
 keeps the modal and its values open.
 """
 
@@ -43,9 +43,11 @@ def _input(block_id: str, label: str, element: dict, *, optional: bool = False, 
 
 
 def write_modal(post: Post | None, context: CardContext, *, text: str | None = None) -> dict:
-    """The modal that writes a new post (`post` None) or edits one, prefilled with its values."""
+    """Build the modal that writes a new post (`post` None) or edits one, prefilled with its values."""
     metadata = {"post_id": post.id if post else None, "revision": post.revision if post else None, "tz": context.tz_name}
-    current_text = text if text is not None else (post.text if post else "")
+    current_text = text
+    if current_text is None:
+        current_text = post.text if post else ""
     blocks = [_text_input(current_text), _author_input(post, context)]
     blocks += _when_inputs(post, context)
     blocks.append(_input(APPROVE, "Approval", {"type": "checkboxes", "options": [

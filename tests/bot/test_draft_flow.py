@@ -60,7 +60,9 @@ def test_dm_brief_produces_draft_card(harness):
 
     assert post.source == "ai"
     assert "Our beta launch went live today" in post.text
-    assert post.channel_id == "D1" and post.thread_ts and post.card_ts
+    assert post.channel_id == "D1"
+    assert post.thread_ts
+    assert post.card_ts
     blocks = card_blocks(harness, post)
     assert find_element(blocks, "card_approve_schedule")["value"] == f"{post.id}:{post.revision}"
     card_text = json.dumps(blocks)
@@ -87,10 +89,13 @@ def test_thread_reply_revises_with_profile_and_conversation(harness):
     assert "card_approve_schedule" in json.dumps(card_blocks(harness, revised))
     request = harness.fake_openai.requests[-1]
     system = request["messages"][0]["content"]
-    assert "Acme Robotics" in system and "German" in system and "factory managers" in system
+    assert "Acme Robotics" in system
+    assert "German" in system
+    assert "factory managers" in system
     contents = [(m["role"], m["content"]) for m in request["messages"][1:]]
     assert contents[0] == ("user", "Brief about robots")
-    assert contents[1][0] == "assistant" and first.text in json.loads(contents[1][1])["text"]
+    assert contents[1][0] == "assistant"
+    assert first.text in json.loads(contents[1][1])["text"]
     assert contents[2] == ("user", "Make it shorter")
     assert request["response_format"]["json_schema"]["strict"] is True
 
@@ -123,7 +128,8 @@ def test_approve_with_time_schedules_with_fingerprint(harness):
     assert approved.approval_fingerprint == fingerprint(approved)
     card = json.dumps(card_blocks(harness, approved))
     assert "Tue 5 Jan 2027, 10:00 (UTC-05:00)" in card
-    assert "card_unschedule" in card and "card_approve_schedule" not in card
+    assert "card_unschedule" in card
+    assert "card_approve_schedule" not in card
 
 
 def test_edit_after_approval_voids_it(harness):
@@ -136,7 +142,8 @@ def test_edit_after_approval_voids_it(harness):
 
     edited = load_post(harness, post.id)
     assert edited.status == PostStatus.DRAFT
-    assert edited.approved_by is None and edited.approval_fingerprint is None
+    assert edited.approved_by is None
+    assert edited.approval_fingerprint is None
 
 
 def test_other_users_click_changes_nothing(harness):
@@ -148,7 +155,8 @@ def test_other_users_click_changes_nothing(harness):
 
     after = load_post(harness, post.id)
     assert after is not None
-    assert after.status == PostStatus.DRAFT and after.revision == post.revision
+    assert after.status == PostStatus.DRAFT
+    assert after.revision == post.revision
     assert any("Only the person who wrote this post" in text for text in ephemeral_texts(harness, OTHER_USER))
 
 
@@ -163,7 +171,8 @@ def test_double_click_schedules_once(harness):
 
     second = load_post(harness, post.id)
     assert second.status == PostStatus.SCHEDULED
-    assert second.approved_at == first.approved_at and second.revision == first.revision
+    assert second.approved_at == first.approved_at
+    assert second.revision == first.revision
     assert any("already scheduled for Tue 5 Jan 2027, 10:00 (UTC-05:00)" in text for text in ephemeral_texts(harness))
 
 
@@ -211,7 +220,8 @@ def test_model_timeout_keeps_draft_and_conversation(harness):
     reply(harness, post, "Make it funnier")
 
     after = load_post(harness, post.id)
-    assert after.text == post.text and after.revision == post.revision
+    assert after.text == post.text
+    assert after.revision == post.revision
     roles = [turn.role for turn in after.turns]
     assert roles == ["user", "assistant", "user"]
     thread = [m for m in harness.fake_slack.messages("D1") if m.get("thread_ts") == post.thread_ts]
@@ -226,7 +236,8 @@ def test_new_command_outside_dm_points_to_dm(harness):
 
     assert "direct messages" in harness.fake_slack.responses(response_url)[-1]["text"]
     post = load_post(harness, only_post_id(harness))
-    assert post.channel_id == "D1" and post.card_ts
+    assert post.channel_id == "D1"
+    assert post.card_ts
 
 
 def test_assistant_thread_started_sets_prompts(harness):
@@ -261,7 +272,8 @@ def test_profile_command_opens_modal_and_saves(harness):
         from storage.profiles import load_profile
 
         profile = load_profile(session, "T1", USER)
-    assert profile.company == "Acme" and profile.language == "French"
+    assert profile.company == "Acme"
+    assert profile.language == "French"
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ and the test plays Slack and the user's browser through one scenario:
 1. connect LinkedIn through the OAuth round trip, and Home shows the connection;
 2. draft with the AI agent, then revise the draft with a reply in its thread;
 3. approve the revised draft for a time in the user's zone;
-4. LinkedIn receives exactly that text, escaped, as the member, and the owner is told;
+4. LinkedIn receives exactly that text, escaped, as the member, and the owner gets a DM;
 5. a draft saved with the same time but never approved, and one edited after approval, stay
    unpublished;
 6. disconnect from Home: the tokens are revoked and no token, member URN or member name is

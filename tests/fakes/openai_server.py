@@ -150,17 +150,17 @@ class FakeOpenAI:
             self._responder = None
 
     def fail_next(self, status: int = 500, times: int = 1) -> None:
-        """Answer the next ``times`` requests with HTTP ``status`` and an OpenAI error body."""
+        """Reply to the next ``times`` requests with HTTP ``status`` and an OpenAI error body."""
         with self._lock:
             self._failures.extend([("status", float(status))] * times)
 
     def rate_limit_next(self, times: int = 1, retry_after: float = 0) -> None:
-        """Answer the next ``times`` requests with 429 ``rate_limit_exceeded``."""
+        """Reply to the next ``times`` requests with 429 ``rate_limit_exceeded``."""
         with self._lock:
             self._failures.extend([("rate_limit", float(retry_after))] * times)
 
     def hang_next(self, seconds: float = 30, times: int = 1) -> None:
-        """Hold the next ``times`` requests for ``seconds`` before answering normally.
+        """Hold the next ``times`` requests for ``seconds`` before replying normally.
 
         Set ``seconds`` above the client's timeout to test timeouts. ``stop()`` ends a hang.
         """
